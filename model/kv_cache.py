@@ -1,0 +1,126 @@
+"""Static KV caches: the self-attention ring buffer and the per-prompt cross-attention cache.
+
+Self-attention cache layout, per layer: `sink_size + window_size` frame slots of `frame_tokens`
+tokens, tensor [B, slots * frame_tokens, H, D], allocated once. Latent frame f lives in slot
+    f                               if f < sink_size
+    sink + (f - sink) % window      otherwise
+so the sink keeps the first frames forever and the window always holds the newest `window` frames,
+the block being generated included: exactly the key set LongLive 1.0 attends to (SPEC-wan section 4),
+in another slot order (attention does not depend on key order). Writes go through an index tensor
+(`index_copy_`); no call reads a tensor's value on the host.
+
+Fill levels. Until the window is full, the frames written so far occupy a prefix of the slots
+(slot f holds frame f), so a call attends to the first `num_keys` tokens: one static shape per fill
+level (with 3-frame blocks, local 12, sink 3: 3, 6, 9 and 12 frames; re-cache adds none). That is a
+finite set of shapes known before the run, needs no mask, and leaves the attention kernel a dense
+problem; the alternative (a validity mask over all slots) is measured against it in the compile issue.
+
+Prompt switch (re-cache, SPEC-wan section 4). At a switch at frame Fc the last r = min(local, Fc)
+clean frames are re-run under the new prompt at t = context_noise:
+- Fc <= local: frames 0..Fc-1, written to slots 0..Fc-1 (the sink is rewritten too);
+- global_sink: the reference runs r = local frames but writes only the last `window` of them, and the
+  first `sink` frames of that call change nothing that is kept, so only the last `window` frames run;
+- not global_sink: all `local` frames run, the first `sink` of them become the new sink.
+The reference zeroes the cache first when the sink is not global; every slot read afterwards is
+rewritten first, so that zeroing is unobservable and skipped here.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+
+@dataclass
+class RingPlan:
+    """What one model call does to the ring cache."""
+    frame_pos: torch.Tensor               # [F] int64: absolute latent frame of each input frame (RoPE)
+    write_idx: torch.Tensor               # [F * frame_tokens] int64: cache token of each input token
+    num_keys: int                         # tokens attended: a prefix of the cache
+    write_mask: Optional[torch.Tensor]    # [B] bool: samples whose cache is written (None: all)
+
+
+@dataclass
+class RecacheCall:
+    """The re-cache model call of a switch: its input frames and its cache plan."""
+    first_frame: int
+    num_frames: int
+    plan: object
+
+
+class RingKVCache:
+    """Self-attention K/V of every layer: sink slots plus a rolling window, static shapes."""
+
+    def __init__(self, num_layers: int, batch: int, sink_frames: int, window_frames: int,
+                 frame_tokens: int, num_heads: int, head_dim: int, dtype, device):
+        self.sink, self.window, self.frame_tokens = sink_frames, window_frames, frame_tokens
+        self.num_slots = sink_frames + window_frames
+        shape = (num_layers, batch, self.num_slots * frame_tokens, num_heads, head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.device = device
+        self.token_offsets = torch.arange(frame_tokens, device=device)
+        self.slot_frames = [None] * self.num_slots       # host bookkeeping only: slot -> frame
+
+    def slot_of(self, frame: int) -> int:
+        return frame if frame < self.sink else self.sink + (frame - self.sink) % self.window
+
+    def _plan(self, first_frame: int, num_frames: int, num_keys_frames: int,
+              sink_rewrite: bool = False, write_mask=None) -> RingPlan:
+        frames = torch.arange(first_frame, first_frame + num_frames, device=self.device)
+        slots = torch.where(frames < self.sink, frames, self.sink + (frames - self.sink) % self.window)
+        if sink_rewrite:  # the first `sink` input frames become the sink
+            order = torch.arange(num_frames, device=self.device)
+            slots = torch.where(order < self.sink, order, slots)
+        write_idx = (slots[:, None] * self.frame_tokens + self.token_offsets).flatten()
+        for i in range(num_frames):
+            f = first_frame + i
+            self.slot_frames[i if sink_rewrite and i < self.sink else self.slot_of(f)] = f
+        return RingPlan(frames, write_idx, num_keys_frames * self.frame_tokens, write_mask)
+
+    def plan_block(self, first_frame: int, num_frames: int) -> RingPlan:
+        """A denoising or clean-context call on frames [first_frame, first_frame + num_frames)."""
+        return self._plan(first_frame, num_frames, min(self.num_slots, first_frame + num_frames))
+
+    def plan_recache(self, current_frame: int, global_sink: bool, write_mask=None) -> RecacheCall:
+        local = self.num_slots
+        if current_frame <= local:
+            first, sink_rewrite = 0, False
+        elif global_sink:
+            first, sink_rewrite = current_frame - self.window, False
+        else:
+            first, sink_rewrite = current_frame - local, True
+        n = current_frame - first
+        plan = self._plan(first, n, min(local, current_frame), sink_rewrite, write_mask)
+        return RecacheCall(first, n, plan)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor, plan: RingPlan):
+        """Write this call's k, v [B, L, H, D] and return the keys and values to attend to."""
+        ck, cv = self.k[layer], self.v[layer]
+        if plan.write_mask is not None:
+            keep = ~plan.write_mask[:, None, None, None]
+            k = torch.where(keep, ck.index_select(1, plan.write_idx), k)
+            v = torch.where(keep, cv.index_select(1, plan.write_idx), v)
+        ck.index_copy_(1, plan.write_idx, k)
+        cv.index_copy_(1, plan.write_idx, v)
+        return ck[:, :plan.num_keys], cv[:, :plan.num_keys]
+
+    def commit(self, plan) -> None:
+        """Nothing to advance: slots follow from the frame index."""
+
+    def frame_kv(self, layer: int, frame: int):
+        """K, V [B, frame_tokens, H, D] stored for a latent frame (for checks and tests)."""
+        slot = self.slot_frames.index(frame)
+        t = self.frame_tokens
+        return self.k[layer, :, slot * t:(slot + 1) * t], self.v[layer, :, slot * t:(slot + 1) * t]
+
+    def frames(self) -> list:
+        return sorted(f for f in self.slot_frames if f is not None)
+
+
+class CrossAttnCache:
+    """Cross-attention K/V of the text rows, per layer and sample: [layers, B, text_len, H, D]."""
+
+    def __init__(self, num_layers: int, batch: int, text_len: int, num_heads: int, head_dim: int, dtype, device):
+        shape = (num_layers, batch, text_len, num_heads, head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)

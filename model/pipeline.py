@@ -1,0 +1,204 @@
+"""The streaming interactive pipeline: one block of latents at a time, prompt switches with re-cache.
+
+Per block of F latent frames starting at frame s (SPEC-wan section 5):
+  1. for samples whose next prompt is due (switch frame <= s): replace their cross-attention K/V and
+     re-run their last min(local, s) clean frames at t = context_noise to rebuild the self-attention
+     cache (kv_cache.py says which frames run and where they go); other samples' caches stay as they are;
+  2. x = starting noise; for each warped timestep: v = model(x, t), x0 = x - sigma v, and unless last,
+     x = (1 - sigma_next) x0 + sigma_next eps;
+  3. the block's output is the last x0; one more call on x0 at t = context_noise writes its K/V.
+Samples advance in lockstep (same frames), each with its own prompt schedule and noise.
+"""
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, List, Optional, Sequence
+
+import torch
+
+from .config import GenerationConfig
+from .kv_cache import CrossAttnCache, RingKVCache
+from .reference_cache import ReferenceKVCache
+from .sampler import FlowMatchSampler
+from .wan import CausalWanModel
+
+log = logging.getLogger("longlive_fast")
+
+
+@dataclass
+class PromptSegment:
+    """A prompt that takes over at latent frame `start_frame`: its text-encoder rows [text_len, text_dim]."""
+    start_frame: int
+    embeds: torch.Tensor
+    text: str = ""
+
+
+@dataclass
+class Block:
+    index: int
+    first_frame: int
+    latents: torch.Tensor                  # [B, F, C, H, W], the clean x0 of the last step
+    switched: tuple = ()                   # samples that switched prompt right before this block
+
+
+@dataclass
+class CallRecord:
+    """One model call, as shown to an observer (fidelity checks, tracing)."""
+    phase: str                             # "denoise", "context" or "recache"
+    block: Optional[int]
+    step: Optional[int]
+    first_frame: int
+    num_frames: int
+    x: torch.Tensor
+    t: torch.Tensor
+    flow: torch.Tensor
+    x0: torch.Tensor
+    cache: object = field(repr=False)
+
+
+def switch_block_starts(switch_frames: Sequence[int], num_frames: int, block: int, what: str = "switch_frames"):
+    """Check switch frames and return where each takes effect: the first block start at or after it.
+
+    Raises ValueError (one line naming the field and the fix) for unsorted, duplicate, non-positive or
+    out-of-range frames, or two switches that would act at the same block."""
+    frames = list(switch_frames)
+    for f in frames:
+        if isinstance(f, bool) or not isinstance(f, int):
+            raise ValueError(f"{what}: {f!r} is not an integer latent-frame index")
+        if f <= 0:
+            raise ValueError(f"{what}: {f} must be > 0 (the first prompt starts at frame 0)")
+    if len(set(frames)) != len(frames):
+        raise ValueError(f"{what}: {frames} has duplicates; give each switch once")
+    if frames != sorted(frames):
+        raise ValueError(f"{what}: {frames} is not sorted; list switch frames in increasing order")
+    starts = [-(-f // block) * block for f in frames]
+    for f, s in zip(frames, starts):
+        if s >= num_frames:
+            raise ValueError(f"{what}: {f} takes effect at frame {s}, past the end of the "
+                             f"{num_frames}-frame video; use a frame below {num_frames - block + 1}")
+    for i in range(1, len(starts)):
+        if starts[i] == starts[i - 1]:
+            raise ValueError(f"{what}: {frames[i - 1]} and {frames[i]} both take effect at block start "
+                             f"{starts[i]}; keep switches at least one block ({block} frames) apart")
+    return starts
+
+
+def check_num_frames(num_frames: int, block: int, max_frames: int) -> None:
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames <= 0:
+        raise ValueError(f"num_frames: {num_frames!r} must be a positive integer number of latent frames")
+    if num_frames % block:
+        raise ValueError(f"num_frames: {num_frames} is not a multiple of num_frame_per_block={block}; "
+                         f"use {num_frames // block * block or block} or {(num_frames // block + 1) * block}")
+    if num_frames > max_frames:
+        raise ValueError(f"num_frames: {num_frames} exceeds the RoPE table of {max_frames} latent frames")
+
+
+class StreamingPipeline:
+    """Runs a `CausalWanModel` block by block; `stream` yields each block as soon as it is clean."""
+
+    def __init__(self, model: CausalWanModel, gen: GenerationConfig, batch_size: int,
+                 latent_hw: Sequence[int], cache: str = "ring"):
+        self.model, self.gen, self.batch = model, gen, batch_size
+        self.latent_hw = tuple(latent_hw)
+        cfg = model.cfg
+        ph, pw = cfg.patch_size[1:]
+        h, w = self.latent_hw
+        if h % ph or w % pw:
+            raise ValueError(f"latent size {h}x{w} is not a multiple of the patch {ph}x{pw}")
+        self.frame_tokens = (h // ph) * (w // pw)
+        self.device = model.patch_embedding.weight.device
+        self.dtype = model.dtype
+        self.sampler = FlowMatchSampler(gen, self.device)
+        dims = (cfg.num_layers, batch_size)
+        heads = (cfg.num_heads, cfg.head_dim)
+        if cache == "ring":
+            self.cache = RingKVCache(*dims, gen.sink_size, gen.window_size, self.frame_tokens, *heads,
+                                     self.dtype, self.device)
+        elif cache == "reference":
+            self.cache = ReferenceKVCache(*dims, gen.sink_size, gen.local_attn_size, self.frame_tokens, *heads,
+                                          self.dtype, self.device)
+        else:
+            raise ValueError(f"unknown cache {cache!r}; choose 'ring' or 'reference'")
+        self.cross = CrossAttnCache(*dims, cfg.text_len, *heads, self.dtype, self.device)
+        # clean latents of the last `local_attn_size` frames: the re-cache input (frame f at f % local)
+        self.history = torch.zeros((batch_size, gen.local_attn_size, cfg.in_dim, h, w),
+                                   dtype=self.dtype, device=self.device)
+
+    def _check_schedules(self, schedules, num_frames):
+        block = self.gen.num_frame_per_block
+        if len(schedules) != self.batch:
+            raise ValueError(f"prompts: {len(schedules)} prompt schedules for batch_size={self.batch}; "
+                             "give one schedule per sample")
+        starts = []
+        for i, sched in enumerate(schedules):
+            if not sched or sched[0].start_frame != 0:
+                raise ValueError(f"prompts: sample {i}'s schedule must start with a prompt at frame 0")
+            switch = [seg.start_frame for seg in sched[1:]]
+            eff = switch_block_starts(switch, num_frames, block, f"prompts (sample {i}) switch frames")
+            for f, s in zip(switch, eff):
+                if f != s:
+                    log.info("sample %d: switch at frame %d takes effect at the next block start, frame %d", i, f, s)
+            starts.append([0] + eff)
+        return starts
+
+    def _call(self, x, t, plan):
+        return self.model(x, t, self.cross, self.cache, plan)
+
+    def _set_prompts(self, embeds: List[torch.Tensor], mask=None):
+        ctx = torch.stack([e.to(self.device) for e in embeds])
+        self.model.encode_prompt(ctx, self.cross, mask)
+
+    @torch.no_grad()
+    def stream(self, schedules: Sequence[Sequence[PromptSegment]], num_frames: int, noise,
+               observer: Optional[Callable[[CallRecord], None]] = None) -> Iterator[Block]:
+        """Yield the video's blocks in order. `schedules[i]` is sample i's prompts, the first at frame 0;
+        `noise` is a noise source (noise.py)."""
+        gen, B = self.gen, self.batch
+        F = gen.num_frame_per_block
+        check_num_frames(num_frames, F, self.model.cfg.rope_max_frames)
+        starts = self._check_schedules(schedules, num_frames)
+        sampler, local = self.sampler, gen.local_attn_size
+        seg = [0] * B
+        self._set_prompts([s[0].embeds for s in schedules])
+
+        def record(phase, blk, step, first, x, t, flow, sigma, plan):
+            if observer is not None:
+                x0 = sampler.x0_from_flow(x, flow, sigma)
+                observer(CallRecord(phase, blk, step, first, x.shape[1], x, t, flow, x0, self.cache))
+
+        for blk in range(num_frames // F):
+            s = blk * F
+            due = [i for i in range(B) if seg[i] + 1 < len(starts[i]) and starts[i][seg[i] + 1] <= s]
+            if due:
+                for i in due:
+                    seg[i] += 1
+                mask = None
+                if len(due) < B:
+                    mask = torch.zeros(B, dtype=torch.bool)
+                    mask[due] = True
+                    mask = mask.to(self.device)
+                self._set_prompts([schedules[i][seg[i]].embeds for i in range(B)], mask)
+                rc = self.cache.plan_recache(s, gen.global_sink, mask)
+                idx = torch.arange(rc.first_frame, rc.first_frame + rc.num_frames, device=self.device) % local
+                x = self.history.index_select(1, idx)
+                t = sampler.context_timestep.expand(B, rc.num_frames)
+                flow = self._call(x, t, rc.plan)
+                record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma, rc.plan)
+
+            x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
+            for k in range(sampler.num_steps):
+                t = sampler.timesteps[k].expand(B, F)
+                flow = self._call(x, t, self.cache.plan_block(s, F))
+                x0 = sampler.x0_from_flow(x, flow, sampler.sigmas[k])
+                record("denoise", blk, k, s, x, t, flow, sampler.sigmas[k], None)
+                if k + 1 < sampler.num_steps:
+                    eps = noise.renoise(s, F).to(device=self.device, dtype=self.dtype)
+                    x = sampler.add_noise(x0, eps, sampler.sigmas[k + 1])
+            t = sampler.context_timestep.expand(B, F)
+            flow = self._call(x0, t, self.cache.plan_block(s, F))
+            record("context", blk, None, s, x0, t, flow, sampler.context_sigma, None)
+            self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
+            yield Block(blk, s, x0, tuple(due))
+
+    def generate(self, schedules, num_frames: int, noise, observer=None) -> torch.Tensor:
+        """The whole video's latents [B, T, C, H, W] (collects `stream`)."""
+        return torch.cat([b.latents for b in self.stream(schedules, num_frames, noise, observer)], dim=1)
