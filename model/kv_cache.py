@@ -57,31 +57,38 @@ class RingKVCache:
         shape = (num_layers, batch, self.num_slots * frame_tokens, num_heads, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
-        self.device = device
+        self.batch, self.device = batch, device
         self.token_offsets = torch.arange(frame_tokens, device=device)
-        self.slot_frames = [None] * self.num_slots       # host bookkeeping only: slot -> frame
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new video. Every slot a call reads was written earlier in the same video (the
+        valid prefix before the window fills, all slots after), so the data need not be cleared."""
+        self.slot_frames = [[None] * self.num_slots for _ in range(self.batch)]   # host only: slot -> frame
 
     def slot_of(self, frame: int) -> int:
         return frame if frame < self.sink else self.sink + (frame - self.sink) % self.window
 
     def _plan(self, first_frame: int, num_frames: int, num_keys_frames: int,
-              sink_rewrite: bool = False, write_mask=None) -> RingPlan:
+              sink_rewrite: bool = False, samples=None) -> RingPlan:
         frames = torch.arange(first_frame, first_frame + num_frames, device=self.device)
         slots = torch.where(frames < self.sink, frames, self.sink + (frames - self.sink) % self.window)
         if sink_rewrite:  # the first `sink` input frames become the sink
             order = torch.arange(num_frames, device=self.device)
             slots = torch.where(order < self.sink, order, slots)
         write_idx = (slots[:, None] * self.frame_tokens + self.token_offsets).flatten()
-        for i in range(num_frames):
-            f = first_frame + i
-            self.slot_frames[i if sink_rewrite and i < self.sink else self.slot_of(f)] = f
-        return RingPlan(frames, write_idx, num_keys_frames * self.frame_tokens, write_mask)
+        for b in range(self.batch) if samples is None else samples:
+            for i in range(num_frames):
+                f = first_frame + i
+                self.slot_frames[b][i if sink_rewrite and i < self.sink else self.slot_of(f)] = f
+        return RingPlan(frames, write_idx, num_keys_frames * self.frame_tokens, sample_mask(samples, self.batch, self.device))
 
     def plan_block(self, first_frame: int, num_frames: int) -> RingPlan:
         """A denoising or clean-context call on frames [first_frame, first_frame + num_frames)."""
         return self._plan(first_frame, num_frames, min(self.num_slots, first_frame + num_frames))
 
-    def plan_recache(self, current_frame: int, global_sink: bool, write_mask=None) -> RecacheCall:
+    def plan_recache(self, current_frame: int, global_sink: bool, samples=None) -> RecacheCall:
+        """The re-cache call of a switch at `current_frame` for `samples` (host list; None: all)."""
         local = self.num_slots
         if current_frame <= local:
             first, sink_rewrite = 0, False
@@ -90,7 +97,7 @@ class RingKVCache:
         else:
             first, sink_rewrite = current_frame - local, True
         n = current_frame - first
-        plan = self._plan(first, n, min(local, current_frame), sink_rewrite, write_mask)
+        plan = self._plan(first, n, min(local, current_frame), sink_rewrite, samples)
         return RecacheCall(first, n, plan)
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor, plan: RingPlan):
@@ -109,12 +116,24 @@ class RingKVCache:
 
     def frame_kv(self, layer: int, frame: int):
         """K, V [B, frame_tokens, H, D] stored for a latent frame (for checks and tests)."""
-        slot = self.slot_frames.index(frame)
         t = self.frame_tokens
-        return self.k[layer, :, slot * t:(slot + 1) * t], self.v[layer, :, slot * t:(slot + 1) * t]
+        slots = [sf.index(frame) for sf in self.slot_frames]
+        k = torch.stack([self.k[layer, b, s * t:(s + 1) * t] for b, s in enumerate(slots)])
+        v = torch.stack([self.v[layer, b, s * t:(s + 1) * t] for b, s in enumerate(slots)])
+        return k, v
 
-    def frames(self) -> list:
-        return sorted(f for f in self.slot_frames if f is not None)
+    def frames(self, sample: int = 0) -> list:
+        """The latent frames a sample's cache holds, sorted."""
+        return sorted(f for f in self.slot_frames[sample] if f is not None)
+
+
+def sample_mask(samples, batch: int, device):
+    """[B] bool device mask of `samples` (a host list), or None for all samples."""
+    if samples is None or len(samples) == batch:
+        return None
+    mask = torch.zeros(batch, dtype=torch.bool)
+    mask[list(samples)] = True
+    return mask.to(device)
 
 
 class CrossAttnCache:

@@ -158,9 +158,10 @@ class StreamingPipeline:
         starts = self._check_schedules(schedules, num_frames)
         sampler, local = self.sampler, gen.local_attn_size
         seg = [0] * B
+        self.cache.reset()
         self._set_prompts([s[0].embeds for s in schedules])
 
-        def record(phase, blk, step, first, x, t, flow, sigma, plan):
+        def record(phase, blk, step, first, x, t, flow, sigma):
             if observer is not None:
                 x0 = sampler.x0_from_flow(x, flow, sigma)
                 observer(CallRecord(phase, blk, step, first, x.shape[1], x, t, flow, x0, self.cache))
@@ -171,31 +172,26 @@ class StreamingPipeline:
             if due:
                 for i in due:
                     seg[i] += 1
-                mask = None
-                if len(due) < B:
-                    mask = torch.zeros(B, dtype=torch.bool)
-                    mask[due] = True
-                    mask = mask.to(self.device)
-                self._set_prompts([schedules[i][seg[i]].embeds for i in range(B)], mask)
-                rc = self.cache.plan_recache(s, gen.global_sink, mask)
+                rc = self.cache.plan_recache(s, gen.global_sink, due)
+                self._set_prompts([schedules[i][seg[i]].embeds for i in range(B)], rc.plan.write_mask)
                 idx = torch.arange(rc.first_frame, rc.first_frame + rc.num_frames, device=self.device) % local
                 x = self.history.index_select(1, idx)
                 t = sampler.context_timestep.expand(B, rc.num_frames)
                 flow = self._call(x, t, rc.plan)
-                record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma, rc.plan)
+                record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma)
 
             x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
             for k in range(sampler.num_steps):
                 t = sampler.timesteps[k].expand(B, F)
                 flow = self._call(x, t, self.cache.plan_block(s, F))
                 x0 = sampler.x0_from_flow(x, flow, sampler.sigmas[k])
-                record("denoise", blk, k, s, x, t, flow, sampler.sigmas[k], None)
+                record("denoise", blk, k, s, x, t, flow, sampler.sigmas[k])
                 if k + 1 < sampler.num_steps:
                     eps = noise.renoise(s, F).to(device=self.device, dtype=self.dtype)
                     x = sampler.add_noise(x0, eps, sampler.sigmas[k + 1])
             t = sampler.context_timestep.expand(B, F)
             flow = self._call(x0, t, self.cache.plan_block(s, F))
-            record("context", blk, None, s, x0, t, flow, sampler.context_sigma, None)
+            record("context", blk, None, s, x0, t, flow, sampler.context_sigma)
             self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
             yield Block(blk, s, x0, tuple(due))
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 import torch
 
-from .kv_cache import RecacheCall
+from .kv_cache import RecacheCall, sample_mask
 
 
 @dataclass
@@ -38,9 +38,14 @@ class ReferenceKVCache:
         shape = (num_layers, batch, self.size, num_heads, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
-        self.device = device
-        self.global_end = 0
-        self.local_end = 0
+        self.batch, self.device = batch, device
+        self.reset()
+
+    def reset(self) -> None:
+        """A new video: empty cache, indices at 0 (`_initialize_kv_cache`)."""
+        self.k.zero_()
+        self.v.zero_()
+        self.global_end = self.local_end = 0
 
     def _plan(self, current_start: int, num_tokens: int, sink_recache: bool = False, write_mask=None):
         cs, n, ce = current_start, num_tokens, current_start + num_tokens
@@ -66,7 +71,8 @@ class ReferenceKVCache:
         t = self.frame_tokens
         return self._plan(first_frame * t, num_frames * t)
 
-    def plan_recache(self, current_frame: int, global_sink: bool, write_mask=None) -> RecacheCall:
+    def plan_recache(self, current_frame: int, global_sink: bool, samples=None) -> RecacheCall:
+        write_mask = sample_mask(samples, self.batch, self.device)
         if not global_sink:
             zero = slice(None) if write_mask is None else write_mask
             self.k[:, zero] = 0

@@ -159,15 +159,15 @@ class CausalWanModel(nn.Module):
         """Random weights for tests and benchmarks: N(0, 1/fan_in) matrices, small modulations and biases,
         norm weights near 1. Drawn in float32 on the CPU from `generator`, then cast to the model's dtype."""
         for name, p in self.named_parameters():
+            w = torch.randn(p.shape, generator=generator, device="cpu")
             if name.endswith("modulation"):
-                w = torch.randn(p.shape, generator=generator) * 0.1
+                w = w * 0.1
             elif p.ndim >= 2:
-                fan_in = p[0].numel()
-                w = torch.randn(p.shape, generator=generator) * (std_scale / fan_in ** 0.5)
+                w = w * (std_scale / p[0].numel() ** 0.5)     # 1 / sqrt(fan_in)
             elif "norm" in name:
-                w = 1 + 0.1 * torch.randn(p.shape, generator=generator)
+                w = 1 + 0.1 * w
             else:
-                w = 0.02 * torch.randn(p.shape, generator=generator)
+                w = 0.02 * w
             with torch.no_grad():
                 p.copy_(w)
         return self

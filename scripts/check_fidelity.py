@@ -32,10 +32,11 @@ MODEL_KEYS = ("dim", "ffn_dim", "num_heads", "num_layers", "in_dim", "out_dim", 
               "text_dim", "text_len", "eps", "qk_norm", "cross_attn_norm")
 
 
-def load_oracle_model(folder: Path) -> CausalWanModel:
+def load_oracle_model(folder: Path, device="cpu") -> CausalWanModel:
     meta = json.loads((folder / "tiny_model.json").read_text())
     cfg = ModelConfig(**{k: meta["config"][k] for k in MODEL_KEYS})
-    model = CausalWanModel(cfg).float().eval()
+    with torch.device(device):
+        model = CausalWanModel(cfg).float().eval()
     path = folder / meta.get("model_file", "tiny_model.safetensors")
     return load_dit_weights(model, read_state_dict(path), str(path))
 
@@ -53,7 +54,8 @@ def generation_config(run: dict) -> GenerationConfig:
 def check_run(model: CausalWanModel, run_json: Path, cache: str = "ring"):
     """Replay one oracle run; returns (rows, worst latent error). A row: (phase, block, what, max abs err)."""
     run = json.loads(run_json.read_text())
-    tensors = load_file(str(run_json.with_suffix(".safetensors")))
+    device = model.patch_embedding.weight.device
+    tensors = load_file(str(run_json.with_suffix(".safetensors")), device=str(device))
     gen = generation_config(run)
     B, T, C, H, W = run["latent_shape"]
     draws = sorted(k for k in tensors if k.startswith("noise.") and k != "noise.000")
@@ -115,6 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tol", type=float, default=1e-4, help="largest accepted latent error")
     ap.add_argument("--cache", choices=("ring", "reference"), default="ring",
                     help="our static ring cache (default) or the literal reference cache")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; float32 either way (TF32 off)")
     args = ap.parse_args(argv)
     if not (args.oracle / "tiny_model.json").is_file():
         print(f"error: --oracle {args.oracle} has no tiny_model.json", file=sys.stderr)
@@ -124,11 +127,12 @@ def main(argv=None) -> int:
         print(f"error: --oracle {args.oracle} has no tiny_run*.json", file=sys.stderr)
         return 2
     torch.set_grad_enabled(False)
-    model = load_oracle_model(args.oracle)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    model = load_oracle_model(args.oracle, args.device)
     worst_all = 0.0
     for run in runs:
         rows, worst = check_run(model, run, args.cache)
-        print(f"\n{run.name} ({args.cache} cache)")
+        print(f"\n{run.name} ({args.cache} cache, {args.device})")
         print(f"{'call':<12} {'block':>5}  {'compared':<22} {'max abs err':>12}")
         for phase, blk, what, err in rows:
             print(f"{phase:<12} {'-' if blk is None else blk:>5}  {what:<22} {err:12.3e}")

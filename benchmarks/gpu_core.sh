@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One device call for the core path: GPU tests, the oracle on CUDA, a bf16 smoke run, then the eager
+# latency table of the reference run (ring vs literal reference cache, same process).
+# Run from the repository root with .whl and .oracle carried (see ../shared/device/wheels.sh).
+set -uo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+  && export PYTHONPATH=/tmp/site:$PWD || exit 1
+export PYTHONUNBUFFERED=1 LONGLIVE_ORACLE=$PWD/.oracle
+OUT=${OUT:-/tmp/out}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
+python -m pytest -q tests/test_cuda.py tests/test_fidelity.py 2>&1 | tail -3
+python scripts/check_fidelity.py --oracle .oracle --device cuda | tail -1
+python scripts/generate.py prompts=interactive hydra.run.dir=$OUT/smoke 2>&1 | grep -v "generate:" | tail -1
+python scripts/benchmark.py hydra.run.dir=$OUT/bench out_dir=$OUT/results "$@" 2>&1 | tail -6

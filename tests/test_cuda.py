@@ -1,0 +1,62 @@
+"""The same checks on a GPU: the ring cache, the attention backends and BF16 numerics (skipped without CUDA)."""
+import pytest
+import torch
+
+from model.attention import math_reference, sdpa
+from model.config import GenerationConfig, ModelConfig
+from model.noise import SeededNoise
+from model.pipeline import PromptSegment, StreamingPipeline
+from model.wan import CausalWanModel
+
+pytestmark = pytest.mark.cuda
+if not torch.cuda.is_available():
+    pytest.skip("needs a CUDA GPU", allow_module_level=True)
+
+CFG = ModelConfig(dim=256, ffn_dim=512, num_heads=2, num_layers=2, text_dim=64)
+HW = (8, 12)
+
+
+def schedules(batch):
+    g = torch.Generator().manual_seed(5)
+    embeds = [torch.randn(CFG.text_len, CFG.text_dim, generator=g) for _ in range(3)]
+    return [[PromptSegment(0, embeds[0]), PromptSegment(9, embeds[1 + b % 2]), PromptSegment(18, embeds[2])]
+            for b in range(batch)]
+
+
+def run(dtype, cache, batch=1, frames=24):
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(dtype).eval()
+    pipe = StreamingPipeline(model, GenerationConfig(), batch, HW, cache=cache)
+    noise = SeededNoise(list(range(batch)), (16, *HW), dtype, "cuda")
+    with torch.no_grad():
+        return pipe.generate(schedules(batch), frames, noise).float()
+
+
+@pytest.fixture(autouse=True)
+def no_tf32():
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_ring_equals_reference_fp32(batch):
+    torch.testing.assert_close(run(torch.float32, "ring", batch), run(torch.float32, "reference", batch),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_bf16_tracks_fp32():
+    ref, bf = run(torch.float32, "ring"), run(torch.bfloat16, "ring")
+    assert torch.isfinite(bf).all()
+    assert ((bf - ref).norm() / ref.norm()).item() < 0.05
+
+
+@pytest.mark.parametrize("lk", [64, 4680])
+def test_sdpa_matches_math_bf16(lk):
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
+               for n in (lk // 2 or 1, lk, lk))
+    out, ref = sdpa(q, k, v).float(), math_reference(q, k, v).float()
+    assert ((out - ref).norm() / ref.norm()).item() < 1e-2
