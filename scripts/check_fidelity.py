@@ -12,6 +12,9 @@ the tolerance.
 
 Where a re-cache call runs fewer frames than the reference (global sink: the first `sink` frames of
 the reference's call change nothing that is kept), the flow is compared on the frames we run.
+Our other departures from the reference (per-sample noise generators, per-sample prompt switches)
+change nothing in a replay of recorded noise and per-sample prompts, so no flag is needed to
+reproduce the reference here: the default is the reference behaviour.
 """
 import argparse
 import json
@@ -129,19 +132,19 @@ def main(argv=None) -> int:
     torch.set_grad_enabled(False)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     model = load_oracle_model(args.oracle, args.device)
-    worst_all = 0.0
+    worst_latent = worst_call = 0.0
     for run in runs:
         rows, worst = check_run(model, run, args.cache)
         print(f"\n{run.name} ({args.cache} cache, {args.device})")
         print(f"{'call':<12} {'block':>5}  {'compared':<22} {'max abs err':>12}")
         for phase, blk, what, err in rows:
             print(f"{phase:<12} {'-' if blk is None else blk:>5}  {what:<22} {err:12.3e}")
-        worst_all = max(worst_all, worst)
-        # flows and caches must be as close as the latents
-        worst_all = max(worst_all, max(err for *_, err in rows))
-    verdict = "PASS" if worst_all <= args.tol else "FAIL"
-    print(f"{verdict}: worst error {worst_all:.3e} (latents, flows, caches; tolerance {args.tol:.0e})")
-    return 0 if worst_all <= args.tol else 1
+        worst_latent = max(worst_latent, worst)
+        worst_call = max(worst_call, max(err for phase, _, _, err in rows if phase != "final"))
+    ok = worst_latent <= args.tol and worst_call <= args.tol     # flows and caches are held to it too
+    print(f"{'PASS' if ok else 'FAIL'}: worst latent error {worst_latent:.3e} (tolerance {args.tol:.0e}); "
+          f"worst flow/cache error {worst_call:.3e}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
