@@ -32,11 +32,23 @@ import torch
 
 @dataclass
 class RingPlan:
-    """What one model call does to the ring cache."""
+    """What one model call does to the ring cache: the same for every layer."""
     frame_pos: torch.Tensor               # [F] int64: absolute latent frame of each input frame (RoPE)
     write_idx: torch.Tensor               # [F * frame_tokens] int64: cache token of each input token
     num_keys: int                         # tokens attended: a prefix of the cache
     write_mask: Optional[torch.Tensor]    # [B] bool: samples whose cache is written (None: all)
+
+    def write_and_read(self, ck: torch.Tensor, cv: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Write this call's k, v [B, L, H, D] into one layer's cache ck, cv [B, slots*T, H, D] (in place)
+        and return the keys and values to attend to. Tensors in, tensors out: one compiled graph serves
+        every layer."""
+        if self.write_mask is not None:
+            keep = ~self.write_mask[:, None, None, None]
+            k = torch.where(keep, ck.index_select(1, self.write_idx), k)
+            v = torch.where(keep, cv.index_select(1, self.write_idx), v)
+        ck.index_copy_(1, self.write_idx, k)
+        cv.index_copy_(1, self.write_idx, v)
+        return ck[:, :self.num_keys], cv[:, :self.num_keys]
 
 
 @dataclass
@@ -101,15 +113,8 @@ class RingKVCache:
         return RecacheCall(first, n, plan)
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor, plan: RingPlan):
-        """Write this call's k, v [B, L, H, D] and return the keys and values to attend to."""
-        ck, cv = self.k[layer], self.v[layer]
-        if plan.write_mask is not None:
-            keep = ~plan.write_mask[:, None, None, None]
-            k = torch.where(keep, ck.index_select(1, plan.write_idx), k)
-            v = torch.where(keep, cv.index_select(1, plan.write_idx), v)
-        ck.index_copy_(1, plan.write_idx, k)
-        cv.index_copy_(1, plan.write_idx, v)
-        return ck[:, :plan.num_keys], cv[:, :plan.num_keys]
+        """Write k, v [B, L, H, D] into `layer` and return the keys and values to attend to."""
+        return plan.write_and_read(self.k[layer], self.v[layer], k, v)
 
     def commit(self, plan) -> None:
         """Nothing to advance: slots follow from the frame index."""

@@ -26,6 +26,32 @@ class ReferencePlan:
     num_rolled: int
     is_recompute: bool
     write_mask: Optional[torch.Tensor]
+    sink_tokens: int
+    size: int                     # kv_cache_size == max_attention_size, tokens
+
+    def write_and_read(self, ck, cv, k, v):
+        """Roll, write and slice one layer's cache ck, cv [B, size, H, D] as `CausalWanSelfAttention` does."""
+        S = self.sink_tokens
+        if self.num_evicted > 0:
+            src = slice(S + self.num_evicted, S + self.num_evicted + self.num_rolled)
+            ck[:, S:S + self.num_rolled] = ck[:, src].clone()
+            cv[:, S:S + self.num_rolled] = cv[:, src].clone()
+        ws, le = self.write_start, self.local_end
+        if le > ws:
+            off = ws - self.local_start
+            new_k, new_v = k[:, off:off + le - ws], v[:, off:off + le - ws]
+            if self.write_mask is not None:
+                keep = ~self.write_mask[:, None, None, None]
+                new_k = torch.where(keep, ck[:, ws:le], new_k)
+                new_v = torch.where(keep, cv[:, ws:le], new_v)
+            ck[:, ws:le] = new_k
+            cv[:, ws:le] = new_v
+        if S > 0:
+            window_start = max(S, le - (self.size - S))
+            return (torch.cat([ck[:, :S], ck[:, window_start:le]], dim=1),
+                    torch.cat([cv[:, :S], cv[:, window_start:le]], dim=1))
+        window_start = max(0, le - self.size)
+        return ck[:, window_start:le], cv[:, window_start:le]
 
 
 class ReferenceKVCache:
@@ -65,7 +91,7 @@ class ReferenceKVCache:
         t = self.frame_tokens
         frame_pos = torch.arange(cs // t, ce // t, device=self.device)
         return ReferencePlan(frame_pos, ce, local_end, local_start, write_start, evicted, rolled,
-                             is_recompute, write_mask)
+                             is_recompute, write_mask, S, C)
 
     def plan_block(self, first_frame: int, num_frames: int) -> ReferencePlan:
         t = self.frame_tokens
@@ -83,27 +109,7 @@ class ReferenceKVCache:
         return RecacheCall(first, r, self._plan(first * t, r * t, not global_sink, write_mask))
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor, plan: ReferencePlan):
-        ck, cv, S = self.k[layer], self.v[layer], self.sink_tokens
-        if plan.num_evicted > 0:
-            src = slice(S + plan.num_evicted, S + plan.num_evicted + plan.num_rolled)
-            ck[:, S:S + plan.num_rolled] = ck[:, src].clone()
-            cv[:, S:S + plan.num_rolled] = cv[:, src].clone()
-        ws, le = plan.write_start, plan.local_end
-        if le > ws:
-            off = ws - plan.local_start
-            new_k, new_v = k[:, off:off + le - ws], v[:, off:off + le - ws]
-            if plan.write_mask is not None:
-                keep = ~plan.write_mask[:, None, None, None]
-                new_k = torch.where(keep, ck[:, ws:le], new_k)
-                new_v = torch.where(keep, cv[:, ws:le], new_v)
-            ck[:, ws:le] = new_k
-            cv[:, ws:le] = new_v
-        if S > 0:
-            window_start = max(S, le - (self.size - S))
-            return (torch.cat([ck[:, :S], ck[:, window_start:le]], dim=1),
-                    torch.cat([cv[:, :S], cv[:, window_start:le]], dim=1))
-        window_start = max(0, le - self.size)
-        return ck[:, window_start:le], cv[:, window_start:le]
+        return plan.write_and_read(self.k[layer], self.v[layer], k, v)
 
     def commit(self, plan: ReferencePlan) -> None:
         if not plan.is_recompute:

@@ -48,14 +48,14 @@ class SelfAttention(nn.Module):
         self.norm_q = RMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
         self.norm_k = RMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
 
-    def forward(self, x, rope_cos, rope_sin, cache, layer: int, plan):
+    def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan):
         b, s = x.shape[:2]
         q = self.norm_q(self.q(x)).view(b, s, self.num_heads, self.head_dim)   # (B, L, H, D)
         k = self.norm_k(self.k(x)).view(b, s, self.num_heads, self.head_dim)
         v = self.v(x).view(b, s, self.num_heads, self.head_dim)
         q = apply_rope(q, rope_cos, rope_sin)
         k = apply_rope(k, rope_cos, rope_sin)
-        keys, values = cache.update(layer, k, v, plan)
+        keys, values = plan.write_and_read(cache_k, cache_v, k, v)
         return self.o(attention(q, keys, values).flatten(2))
 
 
@@ -94,8 +94,9 @@ class AttentionBlock(nn.Module):
                                  nn.Linear(cfg.ffn_dim, dim))
         self.modulation = nn.Parameter(torch.zeros(1, 6, dim))
 
-    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache, layer: int, plan):
-        """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation."""
+    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan):
+        """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation; cache_k, cache_v this
+        layer's self-attention cache, written in place as `plan` says."""
         b, L, c = x.shape
         f = e0.shape[1]
         m = (self.modulation.unsqueeze(1) + e0).unsqueeze(3)        # (B, F, 6, 1, C)
@@ -105,7 +106,7 @@ class AttentionBlock(nn.Module):
             return t.view(b, f, L // f, c)
 
         h = (per_frame(self.norm1(x)) * (1 + scale_sa) + shift_sa).view(b, L, c)
-        y = self.self_attn(h, rope_cos, rope_sin, cache, layer, plan)
+        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan)
         x = x + (per_frame(y) * gate_sa).view(b, L, c)
         x = x + self.cross_attn(self.norm3(x), cross_k, cross_v)
         y = self.ffn((per_frame(self.norm2(x)) * (1 + scale_ff) + shift_ff).view(b, L, c))
@@ -225,6 +226,7 @@ class CausalWanModel(nn.Module):
         rope_cos, rope_sin = self.rope.tables(plan.frame_pos, h, w)
         hidden = self.patchify(x.to(self.dtype))
         for i, block in enumerate(self.blocks):
-            hidden = block(hidden, e0, rope_cos, rope_sin, cross_cache.k[i], cross_cache.v[i], cache, i, plan)
+            hidden = block(hidden, e0, rope_cos, rope_sin, cross_cache.k[i], cross_cache.v[i],
+                           cache.k[i], cache.v[i], plan)
         cache.commit(plan)
         return self.unpatchify(self.head(hidden, e), h, w)

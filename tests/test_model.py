@@ -183,7 +183,7 @@ def test_zero_gated_block_is_identity():
 
     def fwd():
         with torch.no_grad():
-            return block(x, e0, cos, sin, cross.k[0], cross.v[0], ring, 0, plan)
+            return block(x, e0, cos, sin, cross.k[0], cross.v[0], ring.k[0], ring.v[0], plan)
 
     assert (fwd() - x).abs().max() > 1e-3                        # random block: not the identity
     with torch.no_grad():
@@ -221,7 +221,7 @@ def test_block_matches_spec_by_hand():
     plan = ring.plan_block(0, Fr)
     cos, sin = model.rope.tables(plan.frame_pos, 2, 3)
     with torch.no_grad():
-        got = block(x, e0, cos, sin, cross.k[1], cross.v[1], ring, 1, plan)
+        got = block(x, e0, cos, sin, cross.k[1], cross.v[1], ring.k[1], ring.v[1], plan)
         ctx = model.embed_text(torch.stack([prompt_embeds(i) for i in range(B)]))
         for b in range(B):
             m = block.modulation[0] + e0[b]                                   # (F, 6, C)
