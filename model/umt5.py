@@ -57,8 +57,8 @@ _BLOCK_KEYS = (
     ("attn.o.weight", "layer.0.SelfAttention.o.weight"),
     ("pos_embedding.embedding.weight", "layer.0.SelfAttention.relative_attention_bias.weight"),
     ("norm2.weight", "layer.1.layer_norm.weight"),
-    ("ffn.gate.0.weight", "layer.1.DenseReluDense.wi_1.weight"),
-    ("ffn.fc1.weight", "layer.1.DenseReluDense.wi_0.weight"),
+    ("ffn.gate.0.weight", "layer.1.DenseReluDense.wi_0.weight"),
+    ("ffn.fc1.weight", "layer.1.DenseReluDense.wi_1.weight"),
     ("ffn.fc2.weight", "layer.1.DenseReluDense.wo.weight"),
 )
 _TOP_KEYS = (("token_embedding.weight", "shared.weight"), ("norm.weight", "encoder.final_layer_norm.weight"))

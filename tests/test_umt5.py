@@ -1,10 +1,11 @@
 """UMT5 prompt encoder: Wan <-> transformers key map, semantics against a literal Wan T5, strict loading."""
+import functools
 import math
 from dataclasses import replace
 
 import pytest
 import torch
-from transformers import PreTrainedTokenizerFast, UMT5EncoderModel
+from transformers import AutoTokenizer, PreTrainedTokenizerFast, UMT5EncoderModel
 
 from model.umt5 import (UMT5_TINY, UMT5_XXL, UMT5PromptEncoder, clean_prompt, hf_to_wan_t5,
                         wan_t5_to_hf)
@@ -40,6 +41,14 @@ def random_hf(size=TINY, seed=0) -> UMT5EncoderModel:
     return model
 
 
+@functools.lru_cache(maxsize=None)
+def bucket(rel: int) -> int:
+    """rel = key - query; 16 buckets per side, exact below 8, log-spaced to 15 (max distance 128)."""
+    a = abs(rel)
+    b = a if a < 8 else min(15, 8 + math.floor(math.log(a / 8) / math.log(128 / 8) * 8))
+    return b + (16 if rel > 0 else 0)
+
+
 def wan_t5_reference(sd: dict, ids: torch.Tensor, mask: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Wan's T5 encoder forward, literally from SPEC-wan section 6, then the padding rows zeroed."""
     def rms(x, w):
@@ -49,14 +58,9 @@ def wan_t5_reference(sd: dict, ids: torch.Tensor, mask: torch.Tensor, num_heads:
     def gelu(x):
         return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
-    def bucket(rel: int) -> int:                 # rel = key - query; 16 per side, exact below 8
-        a = abs(rel)
-        b = a if a < 8 else min(15, 8 + math.floor(math.log(a / 8) / math.log(128 / 8) * 8))
-        return b + (16 if rel > 0 else 0)
-
     n_layers = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
     B, L = ids.shape
-    buckets = torch.tensor([[bucket(j - i) for j in range(L)] for i in range(L)])      # (Lq, Lk)
+    buckets = torch.tensor([[bucket(j - i) for j in range(L)] for i in range(L)])       # (Lq, Lk)
     x = sd["token_embedding.weight"][ids]                                                # (B, L, C)
     for i in range(n_layers):
         w = {k[len(f"blocks.{i}."):]: v for k, v in sd.items() if k.startswith(f"blocks.{i}.")}
@@ -149,8 +153,8 @@ def test_encode_matches_literal_wan_t5_fp32(wan_file, tokenizer_dir):
 def test_encode_bf16_runs_in_bf16_close_to_wan_bf16(wan_file, tokenizer_dir):
     path, sd = wan_file
     sd16 = {k: v.bfloat16() for k, v in sd.items()}
-    enc = UMT5PromptEncoder.from_wan_state_dict(sd16, enc_tok(tokenizer_dir), TINY, dtype=torch.bfloat16,
-                                                device="cpu")
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    enc = UMT5PromptEncoder.from_wan_state_dict(sd16, tokenizer, TINY, dtype=torch.bfloat16, device="cpu")
     assert {p.dtype for p in enc.model.parameters()} == {torch.bfloat16}
     assert enc.model.shared.weight.data_ptr() == sd16["token_embedding.weight"].data_ptr()   # no copy
     ids, mask = enc.tokenize(PROMPTS[:2])
@@ -159,11 +163,6 @@ def test_encode_bf16_runs_in_bf16_close_to_wan_bf16(wan_file, tokenizer_dir):
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
     assert torch.equal(got == 0, want == 0)
-
-
-def enc_tok(folder):
-    from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def test_tiny_random_matches_literal_wan_t5():

@@ -1,0 +1,91 @@
+"""The optimization recipe, applied in one place and a fixed order:
+
+    1. attention backend          (model.attention.set_backend)
+    2. quantization               (not yet: the quantization issue; quantize before compiling)
+    3. compiler flags             (inductor cache directory, recompile limit)
+    4. torch.compile(fullgraph=True) of ONE transformer block's code, reused by all blocks
+
+Regional compilation: every `AttentionBlock` is compiled with the same code, and Dynamo treats the
+blocks' parameters and the per-layer cache views as graph inputs, so the 30 blocks share one graph
+per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-model compiles take
+2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
+each of them once before anything is timed, so a run then compiles nothing.
+"""
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import torch
+
+from model.attention import set_backend
+
+log = logging.getLogger("longlive_fast")
+
+MODES = {
+    "none": None,
+    "default": {},
+    "max_autotune": {"mode": "max-autotune"},
+    "max_autotune_no_cudagraphs": {"mode": "max-autotune-no-cudagraphs"},
+}
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    mode: str = "none"                    # one of MODES
+    attention: str = "sdpa"
+    cache_dir: Optional[str] = None       # inductor/FX cache; a second run with the same dir starts warm
+    recompile_limit: int = 32             # per code object; a run needs ~10 shapes (fill levels, re-caches)
+    backend: str = "inductor"             # "eager" / "aot_eager" trace without generating kernels (debugging, tests)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
+
+
+def optimize(model, cfg: CompileConfig):
+    """Apply the recipe to a `CausalWanModel` in place; returns it."""
+    set_backend(cfg.attention)
+    if cfg.cache_dir:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
+        os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"
+    kwargs = MODES[cfg.mode]
+    if kwargs is None:
+        return model
+    torch._dynamo.config.recompile_limit = cfg.recompile_limit
+    torch._dynamo.config.accumulated_recompile_limit = max(cfg.recompile_limit * 8, 256)
+    for block in model.blocks:
+        block.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
+    return model
+
+
+def warm_up_schedules(schedules, frames_per_block: int, local_attn_size: int):
+    """A short stream that meets every shape of a real run: each window fill level and a re-cache at
+    every block start up to one block past the window (Fc <= local re-caches Fc frames, later ones a
+    fixed count). Returns (schedules, num_frames); reuses the first prompts of the real schedules."""
+    F = frames_per_block
+    switch_at = list(range(F, local_attn_size + 2 * F, F))
+    num_frames = switch_at[-1] + F
+    warm = []
+    for sched in schedules:
+        prompts = [sched[i % len(sched)] for i in range(len(switch_at) + 1)]
+        warm.append([replace(p, start_frame=s) for p, s in zip(prompts, [0] + switch_at)])
+    return warm, num_frames
+
+
+def warm_up(pipeline, schedules, noise_factory) -> float:
+    """Run the warm-up stream (every shape), then a batch variant where only sample 0 switches when
+    the batch has several samples. Returns seconds; nothing of it is kept."""
+    t0 = time.perf_counter()
+    gen = pipeline.gen
+    warm, n = warm_up_schedules(schedules, gen.num_frame_per_block, gen.local_attn_size)
+    for _ in pipeline.stream(warm, n, noise_factory()):
+        pass
+    if pipeline.batch > 1:  # partial switches: a per-sample write mask is another graph
+        partial = [warm[0]] + [[replace(s[0], start_frame=0)] for s in warm[1:]]
+        for _ in pipeline.stream(partial, n, noise_factory()):
+            pass
+    if pipeline.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
