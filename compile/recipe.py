@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from model.attention import set_backend
+from .backends import choose
 
 log = logging.getLogger("longlive_fast")
 
@@ -34,7 +34,7 @@ MODES = {
 @dataclass(frozen=True)
 class CompileConfig:
     mode: str = "none"                    # one of MODES
-    attention: str = "sdpa"
+    attention: str = "sdpa"               # sdpa, sdpa_cudnn, fa3, math, or auto (probe on CUDA)
     cache_dir: Optional[str] = None       # inductor/FX cache; a second run with the same dir starts warm
     recompile_limit: int = 32             # per code object; a run needs ~10 shapes (fill levels, re-caches)
     backend: str = "inductor"             # "eager" / "aot_eager" trace without generating kernels (debugging, tests)
@@ -46,7 +46,7 @@ class CompileConfig:
 
 def optimize(model, cfg: CompileConfig):
     """Apply the recipe to a `CausalWanModel` in place; returns it."""
-    set_backend(cfg.attention)
+    choose(cfg.attention, model.patch_embedding.weight.device)
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"

@@ -36,6 +36,10 @@ def get_backend() -> str:
     return _active
 
 
+def backend_fn(name: str) -> AttentionFn:
+    return _BACKENDS[name]
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(D)) v for q [B, Lq, H, D], k and v [B, Lk, H, D] -> [B, Lq, H, D]."""
     return _BACKENDS[_active](q, k, v)

@@ -3,16 +3,19 @@
     python scripts/benchmark.py                                   # wan_1_3b shapes, the reference run
     python scripts/benchmark.py model=tiny device=cpu num_frames=30 prompts.switch_frames=[15]
 
-Each path in `paths` runs the same configuration (same weights, prompts and noise) after a short
-warm-up: `ring` is the static ring-buffer cache, `reference` the literal LongLive 1.0 cache
-semantics (slicing, rolling copies, concatenation). Block time is measured with CUDA events from the
-end of one block to the end of the next (re-cache included); nothing syncs inside a block. Writes
-one JSON row per path to `out_dir` and prints a table last. Random weights: timings are real,
-outputs carry no meaning. (The compile, attention and quant columns join as those land.)
+Each path in `paths` is "CACHE:COMPILE:ATTENTION" and runs the same configuration (same weights,
+prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
+`ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
+`compile` group choice (none, default, max_autotune, max_autotune_no_cudagraphs); ATTENTION a backend
+(sdpa, sdpa_cudnn, fa3, math). Compiled paths compile a copy of the model. Block time is measured with
+CUDA events from the end of one block to the end of the next (re-cache included); nothing syncs
+inside a block. Recompiles and graph breaks are counted over the timed run. Writes one JSON row per
+path to `out_dir` and prints a table last. Random weights: timings are real, outputs carry no meaning.
 """
+import copy
 import datetime
-from dataclasses import replace
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -25,7 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model.attention import get_backend  # noqa: E402
+from compile.recipe import CompileConfig, optimize, warm_up  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from scripts.generate import build_model, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
@@ -54,21 +57,20 @@ class EventClock:
         return [(b - a) * 1e3 for a, b in zip(self.marks, self.marks[1:])]
 
 
-def time_path(spec, model, schedules, cache: str, warmup_blocks: int):
-    """Per-block ms and the final latents of one path; peak memory of the timed run."""
-    F = spec.generation.num_frame_per_block
-    if warmup_blocks:  # every fill level, and a re-cache in the last warm-up block when there are switches
-        warm = [[s[0]] + ([replace(s[1], start_frame=(warmup_blocks - 1) * F)] if len(s) > 1 else [])
-                for s in schedules]
-        pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
-        for _ in pipe.stream(warm, warmup_blocks * F, seeded_noise(spec)):
-            pass
-        del pipe
+def time_path(spec, model, schedules, cache: str, mode: str, attention: str):
+    """Warm up (compiling every shape), then time the run. Returns the row's measurements."""
+    from torch._dynamo.utils import counters
+    if mode != "none":
+        model = copy.deepcopy(model)
+        torch._dynamo.reset()
+    optimize(model, CompileConfig(mode=mode, attention=attention))
+    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
+    warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec))       # compiles every shape
+    compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec))   # minus the same, warm
     if spec.device.type == "cuda":
-        torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
+    counters.clear()
     clock, blocks, latents = EventClock(spec.device), [], []
     clock.mark()
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
@@ -77,11 +79,18 @@ def time_path(spec, model, schedules, cache: str, warmup_blocks: int):
         blocks.append({"block": block.index, "first_frame": block.first_frame, "switched": list(block.switched)})
     for b, ms in zip(blocks, clock.laps_ms()):
         b["ms"] = ms
-    peak = torch.cuda.max_memory_allocated() / 2**30 if spec.device.type == "cuda" else None
-    return blocks, torch.cat(latents, dim=1), peak
+    return {
+        "blocks": blocks, "latents": torch.cat(latents, dim=1).float(),
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if spec.device.type == "cuda" else None,
+        "recompiles": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+        "compile_s": compile_s, "warmup_s": warmup_s,
+    }
 
 
 def git_commit() -> str:
+    if os.environ.get("LONGLIVE_COMMIT"):
+        return os.environ["LONGLIVE_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip() or "unknown"
@@ -108,44 +117,51 @@ def main(cfg: DictConfig) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     rows, outputs = [], {}
-    for cache in cfg.paths:
-        blocks, lat, peak = time_path(spec, model, schedules, cache, cfg.warmup_blocks)
-        outputs[cache] = lat.float()
+    for path in cfg.paths:
+        cache, mode, attention = path.split(":")
+        m = time_path(spec, model, schedules, cache, mode, attention)
+        outputs[path] = m.pop("latents")
+        blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
+        print(f"{path}: steady {s['steady_ms_per_latent_frame']} ms/latent frame, switch {s['switch_latency_ms_median']} ms, "
+              f"warm-up {m['warmup_s']:.1f} s (compile {m['compile_s']:.1f} s), recompiles {m['recompiles']}, "
+              f"graph breaks {m['graph_breaks']}", flush=True)
         steady = [b["ms"] / F for b in blocks
                   if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
         rows.append({
-            "path": f"eager, {cache} cache", "cache": cache, "device": device_name,
-            "quant": "none", "attention": get_backend(), "compile": "none", "batch": spec.batch_size,
+            "path": path, "cache": cache, "device": device_name,
+            "quant": "none", "attention": attention, "compile": mode, "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
             "steady_ms_per_latent_frame": s["steady_ms_per_latent_frame"],
             "steady_spread": spread(steady), "steady_blocks": s["steady_blocks"],
             "switch_latency_ms": s["switch_latency_ms_median"], "switch_latency_all_ms": s["switch_latency_ms"],
-            "peak_mem_gib": peak, "recompiles": 0, "graph_breaks": 0, "compile_s": 0.0,
+            **m,
             "blocks_ms": [round(b["ms"], 3) for b in blocks],
             "torch": torch.__version__, "cuda": torch.version.cuda, "git_commit": git_commit(), "date": stamp,
             "command": " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
             "config": OmegaConf.to_container(cfg, resolve=True),
         })
-    base = next((r for r in rows if r["cache"] == "reference"), None)
+    base = rows[0]
     for r in rows:
-        if base and r["steady_ms_per_latent_frame"] and base["steady_ms_per_latent_frame"]:
-            r["speedup_vs_reference_cache"] = base["steady_ms_per_latent_frame"] / r["steady_ms_per_latent_frame"]
-        if "ring" in outputs and r["cache"] != "ring":
-            a, b = outputs["ring"], outputs[r["cache"]]
-            r["rel_l2_vs_ring"] = ((a - b).norm() / a.norm()).item()
-        path = out_dir / f"{stamp}_{cfg.model.preset}_{r['cache']}_b{spec.batch_size}.json"
-        path.write_text(json.dumps(r, indent=1))
+        if r["steady_ms_per_latent_frame"] and base["steady_ms_per_latent_frame"]:
+            r["speedup_vs_first_path"] = base["steady_ms_per_latent_frame"] / r["steady_ms_per_latent_frame"]
+        a, b = outputs[base["path"]], outputs[r["path"]]
+        r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
+        name = r["path"].replace(":", "_")
+        (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}.json").write_text(json.dumps(r, indent=1))
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
-          f"{rows[0]['dtype']}, attention {get_backend()}")
-    print(f"{'path':<24} {'steady ms/frame':>16} {'p10-p90':>15} {'switch +ms':>11} {'peak GiB':>9} {'speed-up':>9}")
+          f"{rows[0]['dtype']}; speed-up and rel. L2 against the first path ({base['path']})")
+    print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'GiB':>5} {'x':>5} "
+          f"{'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
     for r in rows:
         sp = r["steady_spread"] or {}
         band = f"{sp['p10']:.1f}-{sp['p90']:.1f}" if sp else "-"
-        print(f"{r['path']:<24} {r['steady_ms_per_latent_frame'] or float('nan'):16.1f} {band:>15} "
-              f"{r['switch_latency_ms'] if r['switch_latency_ms'] is not None else float('nan'):11.1f} "
-              f"{r['peak_mem_gib'] or float('nan'):9.2f} {r.get('speedup_vs_reference_cache', float('nan')):9.2f}")
+        nan = float("nan")
+        print(f"{r['path']:<34} {r['steady_ms_per_latent_frame'] or nan:12.1f} {band:>13} "
+              f"{r['switch_latency_ms'] if r['switch_latency_ms'] is not None else nan:9.1f} "
+              f"{r['peak_mem_gib'] or nan:5.2f} {r.get('speedup_vs_first_path', nan):5.2f} "
+              f"{r['rel_l2_vs_first_path']:7.1e} {r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Attention kernels behind model.attention's one entry point, and the start-up probe that picks one.
+
+Every backend takes q [B, Lq, H, D], k and v [B, Lk, H, D] (k, v may be prefix views of the cache)
+and returns [B, Lq, H, D]; each is traceable by torch.compile (SDPA natively, FA3 through the
+`fa3_fwd` wheel's own `torch.library.custom_op` with its fake implementation).
+- `sdpa`: PyTorch picks the kernel (flash / efficient / cuDNN / math);
+- `sdpa_cudnn`: SDPA restricted to cuDNN attention (the fastest SDPA kernel on H100, SPEC.md section 3);
+- `fa3`: FlashAttention-3's Hopper forward (`pip install fa3-fwd`), BF16;
+- `math`: plain float32 softmax attention, the yardstick.
+"""
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from model.attention import available_backends, backend_fn, math_reference, register_backend, set_backend
+
+log = logging.getLogger("longlive_fast")
+
+
+def _sdpa_cudnn(q, k, v):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+    return out.transpose(1, 2)
+
+
+def _fa3(q, k, v):
+    from fa3_fwd_interface import _flash_attn_forward
+    return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5)[0]
+
+
+def register_optional_backends() -> list:
+    """Register the backends this machine can run; returns their names."""
+    names = []
+    if torch.cuda.is_available():
+        register_backend("sdpa_cudnn", _sdpa_cudnn)
+        names.append("sdpa_cudnn")
+        try:
+            import fa3_fwd_interface  # noqa: F401
+            register_backend("fa3", _fa3)
+            names.append("fa3")
+        except ImportError as e:
+            log.info("attention backend fa3 unavailable: %s", e)
+    return names
+
+
+def probe(candidates, shape=(1, 4680, 18720, 12, 128), dtype=torch.bfloat16, device="cuda",
+          tol: float = 2e-2, iters: int = 10):
+    """Time each candidate on the steady-state attention shape (B, Lq, Lk, H, D); keep those within
+    `tol` relative L2 of float32 attention; return (fastest name, {name: ms or reason})."""
+    register_optional_backends()
+    b, lq, lk, h, d = shape
+    g = torch.Generator(device).manual_seed(0)
+    q, k, v = (torch.randn(b, n, h, d, device=device, dtype=dtype, generator=g) for n in (lq, lk, lk))
+    ref = math_reference(q[:, :512], k, v).float()
+    results = {}
+    for name in candidates:
+        if name not in available_backends():
+            results[name] = "not available"
+            continue
+        fn = backend_fn(name)
+        try:
+            err = ((fn(q[:, :512], k, v).float() - ref).norm() / ref.norm()).item()
+            if not err <= tol:
+                results[name] = f"numerical check failed (rel err {err:.2e})"
+                continue
+            for _ in range(3):
+                fn(q, k, v)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(iters):
+                fn(q, k, v)
+            end.record()
+            end.synchronize()
+            results[name] = start.elapsed_time(end) / iters
+        except Exception as e:  # a kernel that cannot run here is skipped, with the reason
+            results[name] = f"failed: {type(e).__name__}: {str(e)[:120]}"
+    timed = {n: r for n, r in results.items() if isinstance(r, float)}
+    best = min(timed, key=timed.get) if timed else "sdpa"
+    for n, r in results.items():
+        log.info("attention probe %-10s %s", n, f"{r:.3f} ms" if isinstance(r, float) else r)
+    if not timed:
+        log.warning("attention probe: no candidate ran; falling back to sdpa")
+    return best, results
+
+
+def choose(name: str, device: torch.device) -> str:
+    """Resolve the configured backend (`auto` runs the probe on CUDA) and make it active."""
+    register_optional_backends()
+    if name == "auto":
+        if device.type != "cuda":
+            name = "sdpa"
+        else:
+            name, _ = probe(["sdpa", "sdpa_cudnn", "fa3"])
+    set_backend(name)
+    return name
+
