@@ -60,6 +60,15 @@ def optimize(model, cfg: CompileConfig):
     return model
 
 
+def compile_vae(vae, cfg: CompileConfig):
+    """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
+    whose first latent frame skips the temporal upsampling, and every later block)."""
+    kwargs = MODES[cfg.mode]
+    if kwargs is not None:
+        vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
+    return vae
+
+
 def warm_up_schedules(schedules, frames_per_block: int, local_attn_size: int):
     """A short stream that meets every shape of a real run: each window fill level and a re-cache at
     every block start up to one block past the window (Fc <= local re-caches Fc frames, later ones a
@@ -74,14 +83,17 @@ def warm_up_schedules(schedules, frames_per_block: int, local_attn_size: int):
     return warm, num_frames
 
 
-def warm_up(pipeline, schedules, noise_factory) -> float:
+def warm_up(pipeline, schedules, noise_factory, vae=None) -> float:
     """Run the warm-up stream (every shape), then a batch variant where only sample 0 switches when
-    the batch has several samples. Returns seconds; nothing of it is kept."""
+    the batch has several samples; with `vae`, decode the blocks too (its first-block and later-block
+    graphs). Returns seconds; nothing of it is kept."""
     t0 = time.perf_counter()
     gen = pipeline.gen
     warm, n = warm_up_schedules(schedules, gen.num_frame_per_block, gen.local_attn_size)
-    for _ in pipeline.stream(warm, n, noise_factory()):
-        pass
+    stream = vae.new_stream(pipeline.batch, pipeline.latent_hw) if vae is not None else None
+    for block in pipeline.stream(warm, n, noise_factory()):
+        if vae is not None and block.index < 2:
+            vae.decode_block(block.latents, stream)
     if pipeline.batch > 1:  # partial switches: a per-sample write mask is another graph
         partial = [warm[0]] + [[replace(s[0], start_frame=0)] for s in warm[1:]]
         for _ in pipeline.stream(partial, n, noise_factory()):

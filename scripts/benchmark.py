@@ -28,9 +28,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import CompileConfig, optimize, warm_up  # noqa: E402
+from compile.recipe import CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
-from scripts.generate import build_model, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
+from scripts.generate import build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,28 +57,39 @@ class EventClock:
         return [(b - a) * 1e3 for a, b in zip(self.marks, self.marks[1:])]
 
 
-def time_path(spec, model, schedules, cache: str, mode: str, attention: str):
-    """Warm up (compiling every shape), then time the run. Returns the row's measurements."""
+def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None):
+    """Warm up (compiling every shape), then time the run; with `vae`, each block is decoded as it
+    streams and timed apart. Returns the row's measurements."""
     from torch._dynamo.utils import counters
+    cfg = CompileConfig(mode=mode, attention=attention)
     if mode != "none":
         model = copy.deepcopy(model)
+        vae = compile_vae(copy.deepcopy(vae), cfg) if vae is not None else None
         torch._dynamo.reset()
-    optimize(model, CompileConfig(mode=mode, attention=attention))
+    optimize(model, cfg)
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
-    warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec))       # compiles every shape
-    compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec))   # minus the same, warm
+    warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)       # compiles every shape
+    compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)   # minus the same, warm
     if spec.device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     counters.clear()
     clock, blocks, latents = EventClock(spec.device), [], []
+    stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae is not None else None
     clock.mark()
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)
         blocks.append({"block": block.index, "first_frame": block.first_frame, "switched": list(block.switched)})
-    for b, ms in zip(blocks, clock.laps_ms()):
-        b["ms"] = ms
+        if vae is not None:
+            vae.decode_block(block.latents, stream)      # frames discarded: decode time only
+            clock.mark()
+    laps = clock.laps_ms()
+    step = 2 if vae is not None else 1
+    for i, b in enumerate(blocks):
+        b["ms"] = laps[step * i]
+        if vae is not None:
+            b["vae_ms"] = laps[step * i + 1]
     return {
         "blocks": blocks, "latents": torch.cat(latents, dim=1).float(),
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if spec.device.type == "cuda" else None,
@@ -116,10 +127,11 @@ def main(cfg: DictConfig) -> None:
     out_dir = ROOT / cfg.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    vae = build_vae(spec) if cfg.vae else None
     rows, outputs = [], {}
     for path in cfg.paths:
         cache, mode, attention = path.split(":")
-        m = time_path(spec, model, schedules, cache, mode, attention)
+        m = time_path(spec, model, schedules, cache, mode, attention, vae)
         outputs[path] = m.pop("latents")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
@@ -128,6 +140,9 @@ def main(cfg: DictConfig) -> None:
               f"graph breaks {m['graph_breaks']}", flush=True)
         steady = [b["ms"] / F for b in blocks
                   if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
+        vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
+        e2e = [(b["ms"] + b["vae_ms"]) / F for b in blocks
+               if "vae_ms" in b and b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
         rows.append({
             "path": path, "cache": cache, "device": device_name,
             "quant": "none", "attention": attention, "compile": mode, "batch": spec.batch_size,
@@ -136,8 +151,12 @@ def main(cfg: DictConfig) -> None:
             "steady_ms_per_latent_frame": s["steady_ms_per_latent_frame"],
             "steady_spread": spread(steady), "steady_blocks": s["steady_blocks"],
             "switch_latency_ms": s["switch_latency_ms_median"], "switch_latency_all_ms": s["switch_latency_ms"],
+            "vae_ms_per_latent_frame": statistics.median(vae_frame) if vae_frame else None,
+            "vae_spread": spread(vae_frame),
+            "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             **m,
             "blocks_ms": [round(b["ms"], 3) for b in blocks],
+            "blocks_vae_ms": [round(b["vae_ms"], 3) for b in blocks if "vae_ms" in b],
             "torch": torch.__version__, "cuda": torch.version.cuda, "git_commit": git_commit(), "date": stamp,
             "command": " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
             "config": OmegaConf.to_container(cfg, resolve=True),
@@ -152,14 +171,15 @@ def main(cfg: DictConfig) -> None:
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}.json").write_text(json.dumps(r, indent=1))
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
           f"{rows[0]['dtype']}; speed-up and rel. L2 against the first path ({base['path']})")
-    print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'GiB':>5} {'x':>5} "
-          f"{'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
+    print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'VAE ms/fr':>9} {'e2e':>6} "
+          f"{'GiB':>5} {'x':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
     for r in rows:
         sp = r["steady_spread"] or {}
         band = f"{sp['p10']:.1f}-{sp['p90']:.1f}" if sp else "-"
         nan = float("nan")
         print(f"{r['path']:<34} {r['steady_ms_per_latent_frame'] or nan:12.1f} {band:>13} "
               f"{r['switch_latency_ms'] if r['switch_latency_ms'] is not None else nan:9.1f} "
+              f"{r['vae_ms_per_latent_frame'] or nan:9.1f} {r['e2e_ms_per_latent_frame'] or nan:6.1f} "
               f"{r['peak_mem_gib'] or nan:5.2f} {r.get('speedup_vs_first_path', nan):5.2f} "
               f"{r['rel_l2_vs_first_path']:7.1e} {r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
 

@@ -1,13 +1,14 @@
-"""Generate a video's latents block by block, switching prompts as scheduled.
+"""Generate a video block by block, switching prompts as scheduled, decoding and encoding as it streams.
 
     python scripts/generate.py                                  # tiny model, one prompt, 9 latent frames
     python scripts/generate.py prompts=interactive              # 6 prompts over 240 latent frames
-    python scripts/generate.py model=wan_1_3b device=cuda       # the real shapes (random weights)
+    python scripts/generate.py model=wan_1_3b checkpoint=longlive compile=default attention=auto
 
-Writes into Hydra's run directory: latents.safetensors ([B, T, 16, H/8, W/8]), config.yaml (resolved)
-and timings.json (per-block times, steady-state ms per latent frame, switch latencies).
-Weights are random until checkpoint loading lands, and prompts go through a random-weight byte-level
-encoder until UMT5 lands: the latents are real computation on meaningless weights.
+Writes into Hydra's run directory: video.mp4 (H.264, 16 fps; video_<i>.mp4 per sample when batch > 1),
+first_frame.png / last_frame.png, latency.png, latents.safetensors ([B, T, 16, H/8, W/8]),
+config.yaml (resolved) and timings.json (per-block DiT and VAE times, steady state, switch latencies,
+compile and warm-up time). Without a checkpoint every weight is random (DiT, VAE, text encoder):
+the video is noise and proves the pipeline, not the model.
 """
 import json
 import logging
@@ -15,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +26,23 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compile.recipe import MODES, CompileConfig, optimize, warm_up  # noqa: E402
+from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
 from model.noise import SeededNoise  # noqa: E402
 from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames, switch_block_starts  # noqa: E402
-from model.text import RandomPromptEncoder  # noqa: E402
+from model.vae import VAE_PRESETS, WanVAEDecoder, load_vae_decoder  # noqa: E402
+from model.attention import get_backend  # noqa: E402
 from model.wan import CausalWanModel  # noqa: E402
+from scripts.video import Mp4Writer, latency_plot  # noqa: E402
 
 log = logging.getLogger("longlive_fast")
 
 VAE_STRIDE = 8
+VAE_FILE = "Wan2.1_VAE.pth"
+T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
+TOKENIZER_DIR = "google/umt5-xxl"
+ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "math")
 
 
 @dataclass
@@ -49,6 +59,11 @@ class RunSpec:
     dtype: torch.dtype
     texts: list                 # per sample: list of prompt texts
     switch_frames: list         # per sample: list of switch frames
+    vae: str                    # VAE preset
+    checkpoint: dict            # paths (None: random weights)
+    compile: CompileConfig
+    video: bool                 # decode and write the mp4
+    fps: int
 
 
 def _int(value, field: str) -> int:
@@ -122,9 +137,49 @@ def validate(cfg: DictConfig) -> RunSpec:
         switch_block_starts([_int(f, "prompts.switch_frames") for f in sw], num_frames,
                             gen.num_frame_per_block, "prompts.switch_frames" + (f" (sample {i})" if batch > 1 else ""))
     device = resolve_device(cfg.device)
+    if cfg.model.vae not in VAE_PRESETS:
+        raise ValueError(f"model.vae: {cfg.model.vae!r} is not one of {sorted(VAE_PRESETS)}")
+    if cfg.compile.mode not in MODES:
+        raise ValueError(f"compile: {cfg.compile.mode!r} is not one of {sorted(MODES)}")
+    if cfg.attention.backend not in ATTENTION:
+        raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
+    if cfg.attention.backend in ("sdpa_cudnn", "fa3") and device.type != "cuda":
+        raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
     return RunSpec(model_cfg, gen, (height // VAE_STRIDE, width // VAE_STRIDE), num_frames, batch, seed,
                    _int(cfg.model.init_seed, "model.init_seed"), device, resolve_dtype(cfg.dtype, device),
-                   [s[0] for s in scheds], [s[1] for s in scheds])
+                   [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae,
+                   check_checkpoint(cfg.checkpoint, cfg.model.preset),
+                   CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend,
+                                 cache_dir=cfg.compile.cache_dir),
+                   bool(cfg.output.video), _int(cfg.output.fps, "output.fps"))
+
+
+def check_checkpoint(ck: DictConfig, preset: str) -> dict:
+    """Every file the checkpoint configuration names must exist; returns the resolved paths."""
+    paths = {k: ck.get(k) for k in ("wan_dir", "generator", "lora")}
+    if not any(paths.values()):
+        return {}
+    if preset != "wan_1_3b":
+        raise ValueError(f"checkpoint: real weights need model=wan_1_3b, not model={preset}; "
+                         "or use checkpoint=none")
+    if not paths["wan_dir"]:
+        raise ValueError("checkpoint.wan_dir is not set: the VAE and the text encoder come from the "
+                         "Wan2.1-T2V-1.3B folder")
+    wan = Path(paths["wan_dir"])
+    if not wan.is_dir():
+        raise ValueError(f"checkpoint.wan_dir: {wan} is not a folder; point it at Wan2.1-T2V-1.3B")
+    need = [VAE_FILE, T5_FILE, TOKENIZER_DIR] + ([] if paths["generator"] else [WAN_DIT_FILE])
+    missing = [n for n in need if not (wan / n).exists()]
+    if missing:
+        raise ValueError(f"checkpoint.wan_dir: {wan} lacks {', '.join(missing)}; download the full "
+                         "Wan-AI/Wan2.1-T2V-1.3B release there")
+    for key in ("generator", "lora"):
+        if paths[key] and not Path(paths[key]).is_file():
+            raise ValueError(f"checkpoint.{key}: {paths[key]} does not exist")
+    rank = _int(ck.lora_rank, "checkpoint.lora_rank")
+    if rank <= 0:
+        raise ValueError(f"checkpoint.lora_rank: {rank} must be > 0")
+    return {**paths, "use_ema": bool(ck.use_ema), "lora_rank": rank, "lora_alpha": float(ck.lora_alpha)}
 
 
 class BlockTimer:
@@ -168,15 +223,40 @@ def summarize(blocks: list, gen: GenerationConfig) -> dict:
 
 
 def build_model(spec: RunSpec) -> CausalWanModel:
-    """The DiT on the run's device and dtype (random weights until checkpoint loading lands)."""
+    """The DiT on the run's device and dtype: the checkpoint's weights, or random ones."""
+    ck = spec.checkpoint
+    if ck:
+        return load_dit(spec.model, spec.dtype, spec.device, wan_dir=ck["wan_dir"], generator=ck["generator"],
+                        use_ema=ck["use_ema"], lora=ck["lora"], lora_rank=ck["lora_rank"],
+                        lora_alpha=ck["lora_alpha"])
     with torch.device(spec.device):
         model = CausalWanModel(spec.model).to(spec.dtype)
     return model.init_random(torch.Generator().manual_seed(spec.init_seed)).eval()
 
 
-def encode_schedules(spec: RunSpec) -> list:
-    """Every sample's prompt schedule, all prompts encoded ahead of the stream."""
-    encoder = RandomPromptEncoder(spec.model.text_len, spec.model.text_dim, seed=spec.init_seed)
+def build_vae(spec: RunSpec) -> WanVAEDecoder:
+    """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights."""
+    if spec.checkpoint:
+        return load_vae_decoder(Path(spec.checkpoint["wan_dir"]) / VAE_FILE, VAE_PRESETS[spec.vae],
+                                spec.dtype, spec.device)
+    vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
+    return vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
+
+
+def build_prompt_encoder(spec: RunSpec):
+    """UMT5-XXL from the Wan folder, or a random-weight UMT5 of the same architecture (byte tokenizer)."""
+    from model.umt5 import UMT5PromptEncoder
+    if spec.checkpoint:
+        wan = Path(spec.checkpoint["wan_dir"])
+        return UMT5PromptEncoder.from_wan_checkpoint(wan / T5_FILE, wan / TOKENIZER_DIR, dtype=spec.dtype,
+                                                     device=spec.device)
+    return UMT5PromptEncoder.tiny_random(spec.model.text_dim, seed=spec.init_seed, text_len=spec.model.text_len,
+                                         device=spec.device)
+
+
+def encode_schedules(spec: RunSpec, encoder=None) -> list:
+    """Every sample's prompt schedule, all prompts encoded ahead of the stream (a switch costs no encoding)."""
+    encoder = encoder or build_prompt_encoder(spec)
     schedules = []
     for texts, switch in zip(spec.texts, spec.switch_frames):
         embeds = encoder.encode(texts)
@@ -193,51 +273,76 @@ def seeded_noise(spec: RunSpec) -> SeededNoise:
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     spec = validate(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log.info("prompts: random-weight byte-level encoder (UMT5 not yet available); weights: random "
-             "(seed %d): the latents carry no meaning, only their shapes, numerics and timings are real",
-             spec.init_seed)
+    if not spec.checkpoint:
+        log.info("no checkpoint: DiT, VAE and text encoder have random weights (seed %d); the video is noise "
+                 "and proves the pipeline, not the model", spec.init_seed)
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
-    model = build_model(spec)
     schedules = encode_schedules(spec)
+    model = optimize(build_model(spec), spec.compile)
+    vae = build_vae(spec) if spec.video else None
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
-    noise = seeded_noise(spec)
     setup_s = time.perf_counter() - t0
-    log.info("model %s on %s in %s: %.1f M parameters, %d tokens per latent frame, setup %.1f s",
+    log.info("model %s on %s in %s: %.1f M parameters, %d tokens per latent frame, attention %s, setup %.1f s",
              cfg.model.preset, spec.device, str(spec.dtype).removeprefix("torch."),
-             sum(p.numel() for p in model.parameters()) / 1e6, pipe.frame_tokens, setup_s)
+             sum(p.numel() for p in model.parameters()) / 1e6, pipe.frame_tokens, get_backend(), setup_s)
+    warmup_s = None
+    if spec.compile.mode != "none":
+        warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec))
+        log.info("compile + warm-up: %.1f s (%s, every window fill level and re-cache shape)",
+                 warmup_s, spec.compile.mode)
 
     F = spec.generation.num_frame_per_block
     blocks, latents = [], []
-    timer = BlockTimer(spec.device)
-    bar = tqdm(pipe.stream(schedules, spec.num_frames, noise), total=spec.num_frames // F,
-               unit="block", desc="generate", file=sys.stdout)
-    for block in bar:
-        ms = timer.lap()
-        latents.append(block.latents.cpu())
-        blocks.append({"block": block.index, "first_frame": block.first_frame, "ms": ms,
-                       "switched": list(block.switched)})
-        bar.set_postfix_str(f"{ms / F:.1f} ms/latent frame")
-    bar.close()
+    names = ["video.mp4"] if spec.batch_size == 1 else [f"video_{i}.mp4" for i in range(spec.batch_size)]
+    with ExitStack() as stack:
+        writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if vae else []
+        stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae else None
+        timer = BlockTimer(spec.device)
+        bar = tqdm(pipe.stream(schedules, spec.num_frames, seeded_noise(spec)), total=spec.num_frames // F,
+                   unit="block", desc="generate", file=sys.stdout)
+        for block in bar:
+            row = {"block": block.index, "first_frame": block.first_frame, "ms": timer.lap(),
+                   "switched": list(block.switched)}
+            latents.append(block.latents.cpu())
+            if vae:
+                frames = vae.decode_block(block.latents, stream)       # [B, Fv, 3, H, W], decoded as it streams
+                row["vae_ms"] = timer.lap()
+                for writer, sample in zip(writers, frames):
+                    writer.write(sample)
+            blocks.append(row)
+            e2e = row["ms"] + row.get("vae_ms", 0.0)
+            bar.set_postfix_str(f"{row['ms'] / F:.1f} ms/latent frame DiT, {e2e / F:.1f} with VAE")
+        bar.close()
+    for i, writer in enumerate(writers):
+        suffix = "" if spec.batch_size == 1 else f"_{i}"
+        writer.save_stills(out_dir / f"first_frame{suffix}.png", out_dir / f"last_frame{suffix}.png")
 
     latents = torch.cat(latents, dim=1).contiguous()
     from safetensors.torch import save_file
-    tmp = out_dir / "latents.safetensors.tmp"
+    tmp = out_dir / ".latents.tmp.safetensors"
     save_file({"latents": latents}, str(tmp))
     os.replace(tmp, out_dir / "latents.safetensors")
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
     timings = {
         "device": torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else "cpu",
         "dtype": str(spec.dtype).removeprefix("torch."),
-        "model": cfg.model.preset, "batch_size": spec.batch_size, "num_frames": spec.num_frames,
-        "frame_tokens": pipe.frame_tokens, "setup_s": setup_s,
-        "total_s": sum(b["ms"] for b in blocks) / 1e3,
+        "model": cfg.model.preset, "checkpoint": bool(spec.checkpoint), "batch_size": spec.batch_size,
+        "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens, "attention": get_backend(),
+        "compile": spec.compile.mode, "setup_s": setup_s, "warmup_s": warmup_s,
+        "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
         **summarize(blocks, spec.generation),
+        "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
+        "video_frames": writers[0].num_frames if writers else 0,
         "blocks": blocks,
     }
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=1))
+    latency_plot(blocks, F, out_dir / "latency.png",
+                 f"{cfg.model.preset}, {timings['device']}, compile={spec.compile.mode}, attention={get_backend()}")
     steady = timings["steady_ms_per_latent_frame"]
-    log.info("%d latent frames in %.2f s; steady state %s; wrote %s", spec.num_frames, timings["total_s"],
+    log.info("%d latent frames (%d video frames) in %.2f s; steady state %s; wrote %s", spec.num_frames,
+             timings["video_frames"], timings["total_s"],
              f"{steady:.1f} ms per latent frame" if steady else "n/a (window never full)", out_dir)
     return timings
 

@@ -49,6 +49,13 @@ def test_every_group_validates(model, prompts):
     (["batch_size=2", "+prompts.samples=[{texts: [a]}]"], "batch_size=2"),
     (["generation.sink_size=12"], "window frames"),
     (["dtype=float16"], "dtype"),
+    (["compile.mode=fast"], "compile: 'fast' is not one of"),
+    (["attention.backend=xformers"], "attention: 'xformers' is not one of"),
+    (["attention=fa3"], "needs a CUDA GPU"),
+    (["model.vae=sd"], "model.vae"),
+    (["checkpoint=wan"], "real weights need model=wan_1_3b"),
+    (["model=wan_1_3b", "checkpoint=wan", "checkpoint.wan_dir=/nonexistent/Wan2.1"], "is not a folder"),
+    (["model=wan_1_3b", "checkpoint=longlive", "checkpoint.wan_dir=/tmp"], "lacks Wan2.1_VAE.pth"),
 ])
 def test_bad_input_is_one_clear_line(overrides, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -62,16 +69,25 @@ def test_cuda_without_gpu_is_refused():
         validate(cfg("device=cuda"))
 
 
-def test_run_writes_latents_config_and_timings(tmp_path):
+def decoded_frames(path):
+    import av
+    with av.open(str(path)) as f:
+        return [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+
+
+def test_run_writes_video_latents_config_and_timings(tmp_path):
     c = cfg("device=cpu", "num_frames=6")
     timings = run(c, tmp_path)
     lat = load_file(str(tmp_path / "latents.safetensors"))["latents"]
     assert lat.shape == (1, 6, 16, 16, 16) and torch.isfinite(lat).all()
     saved = json.loads((tmp_path / "timings.json").read_text())
     assert [b["first_frame"] for b in saved["blocks"]] == [0, 3]
-    assert all(b["ms"] > 0 for b in saved["blocks"]) and saved == json.loads(json.dumps(timings))
-    assert (tmp_path / "config.yaml").is_file()
-    assert not list(tmp_path.glob("*.tmp"))
+    assert all(b["ms"] > 0 and b["vae_ms"] > 0 for b in saved["blocks"]) and saved == json.loads(json.dumps(timings))
+    frames = decoded_frames(tmp_path / "video.mp4")               # a playable H.264 file
+    assert len(frames) == 1 + 4 * 5 == saved["video_frames"] and frames[0].shape == (128, 128, 3)
+    for name in ("config.yaml", "first_frame.png", "last_frame.png", "latency.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
 
 
 def test_batch_with_per_sample_schedules(tmp_path):
@@ -83,6 +99,7 @@ def test_batch_with_per_sample_schedules(tmp_path):
     assert [b["switched"] for b in timings["blocks"]] == [[], [], [0], []]
     lat = load_file(str(tmp_path / "latents.safetensors"))["latents"]
     assert lat.shape[:2] == (2, 12)
+    assert [len(decoded_frames(tmp_path / f"video_{i}.mp4")) for i in range(2)] == [45, 45]
 
 
 def test_readme_quick_start_generation(tmp_path):
@@ -94,6 +111,8 @@ def test_readme_quick_start_generation(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "latents.safetensors").is_file()
     assert json.loads((tmp_path / "timings.json").read_text())["num_frames"] == 9
+    frames = decoded_frames(tmp_path / "video.mp4")
+    assert len(frames) == 33 and frames[0].shape == (128, 128, 3)
 
 
 def test_bad_input_exits_before_work(tmp_path):
@@ -101,4 +120,10 @@ def test_bad_input_exits_before_work(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2
     assert "not a multiple of num_frame_per_block" in out.stdout + out.stderr
-    assert not (tmp_path / "latents.safetensors").exists()
+    assert not (tmp_path / "latents.safetensors").exists() and not (tmp_path / "video.mp4").exists()
+
+
+def test_compiled_run_reports_warm_up(tmp_path):
+    timings = run(cfg("device=cpu", "num_frames=6", "compile=default", "output.video=false"), tmp_path)
+    assert timings["compile"] == "default" and timings["warmup_s"] > 0
+    assert not (tmp_path / "video.mp4").exists() and timings["video_frames"] == 0

@@ -1,0 +1,379 @@
+"""The Wan2.1 VAE decoder (latents -> pixels) with a static, streaming causal cache (SPEC-wan section 7).
+
+T2V needs only `conv2` and `decoder.*` of `Wan2.1_VAE.pth`; parameter names here are exactly those keys,
+so the official file loads without renaming (`vae_state_dict_from_diffusers` maps diffusers' names).
+
+Time is causal: every CausalConv3d (temporal kernel 3) sees its current input frames plus the 2 input
+frames before them, zeros before the video. Streaming keeps those 2 frames per conv in a buffer of fixed
+shape allocated once per stream (`VAEStream`); each pass concatenates buffer + input, convolves without
+temporal padding and copies the last 2 frames of that concatenation back into the buffer. Any number of
+latent frames can go through one pass; the output only depends on the frames, not on how they are split.
+
+Why zero-filled buffers reproduce Wan's list-based cache (`feat_cache`, one latent frame per pass):
+- Wan pads missing history with zero frames (F.pad). Before the first frame the buffer is all zeros, so
+  cat(buffer, x) is exactly the zero-padded input; after the first frame Wan keeps 1 frame and pads one
+  zero in front of it, which is the buffer [0, x0]; from then on both hold the last 2 real frames.
+- 'Rep': on the stream's first frame each temporal upsample skips time_conv (1 latent frame -> 1 frame)
+  and stores the marker 'Rep' instead of history; on the next frame time_conv runs with zero padding
+  (history = zeros, the first frame is never part of it). Here the first frame bypasses time_conv and
+  its buffer is left at zero: the next time_conv sees the same zeros. Later latent frames give 2 frames
+  per temporal upsample: 1 + 4 (T - 1) video frames for T latent frames.
+"""
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .checkpoint import check_keys, read_state_dict
+
+# Per-channel statistics of Wan2.1 latents (WanVAEWrapper): z_raw = z * std + mean.
+LATENTS_MEAN = (-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921)
+LATENTS_STD = (2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+               3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Decoder shapes. Defaults are Wan2.1's VAE (`_video_vae`: dim 96, z_dim 16)."""
+    dim: int = 96                          # base width; stage widths are dim * dim_mult, reversed
+    z_dim: int = 16                        # latent channels
+    dim_mult: tuple = (1, 2, 4, 4)
+    num_res_blocks: int = 2                # the decoder has num_res_blocks + 1 per stage
+    temporal_upsample: tuple = (True, True, False)   # per upsampling stage (Wan's temperal_downsample reversed)
+    latents_mean: tuple = LATENTS_MEAN
+    latents_std: tuple = LATENTS_STD
+
+    def __post_init__(self):
+        for name in ("dim_mult", "temporal_upsample", "latents_mean", "latents_std"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if len(self.temporal_upsample) != len(self.dim_mult) - 1:
+            raise ValueError(f"vae.temporal_upsample={self.temporal_upsample} needs one entry per upsampling "
+                             f"stage: {len(self.dim_mult) - 1} for dim_mult={self.dim_mult}")
+        if not len(self.latents_mean) == len(self.latents_std) == self.z_dim:
+            raise ValueError(f"vae.latents_mean/std need z_dim={self.z_dim} entries")
+
+    @property
+    def temporal_factor(self) -> int:
+        """Video frames per latent frame after the first."""
+        return 2 ** sum(self.temporal_upsample)
+
+    @property
+    def spatial_factor(self) -> int:
+        return 2 ** (len(self.dim_mult) - 1)
+
+
+VAE_PRESETS = {
+    "wan2_1": VAEConfig(),
+    # The same structure 12x narrower: decodes a few frames on a CPU core in well under a second.
+    "tiny": VAEConfig(dim=8),
+}
+
+CACHE_FRAMES = 2    # input frames a temporal-kernel-3 causal conv needs from the past
+
+
+class CausalConv3d(nn.Conv3d):
+    """Conv3d, causal in time (history zero-padded or taken from the stream cache), 'same' in space."""
+
+    def __init__(self, in_dim, out_dim, kernel, padding=0, hw_scale=1):
+        super().__init__(in_dim, out_dim, kernel)
+        pt, ph, pw = padding if isinstance(padding, tuple) else (padding,) * 3
+        self.time_pad = 2 * pt                    # all of it in front
+        self.hw_pad = (pw, pw, ph, ph)
+        self.hw_scale = hw_scale                  # input height / latent height: sizes this conv's cache
+        self.cache_name = None                    # key of this conv's buffer in VAEStream.caches
+        assert self.time_pad in (0, CACHE_FRAMES), "only temporal kernels 1 and 3 occur in Wan's VAE"
+
+    def forward(self, x, caches=None):
+        """x [B, C, T, H, W]. caches None: x starts the video (zero history); else read and update the buffer."""
+        if self.time_pad and caches is not None:
+            cache = caches[self.cache_name]                      # [B, C, 2, H, W]
+            x = torch.cat([cache, x], dim=2)                     # [B, C, 2 + T, H, W]
+            cache.copy_(x[:, :, -CACHE_FRAMES:])
+            x = F.pad(x, self.hw_pad)
+        else:
+            x = F.pad(x, self.hw_pad + (self.time_pad, 0))
+        return super().forward(x)
+
+
+class RMSNorm(nn.Module):
+    """Wan's RMS_norm: L2-normalise over channels (dim 1), times sqrt(C) and a per-channel gamma."""
+
+    def __init__(self, dim, spatial_dims=3):
+        super().__init__()
+        self.scale = dim ** 0.5
+        self.gamma = nn.Parameter(torch.ones(dim, *(1,) * spatial_dims))
+
+    def forward(self, x):
+        return F.normalize(x, dim=1) * self.scale * self.gamma
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_dim, out_dim, hw_scale):
+        super().__init__()
+        # Wan's nn.Sequential indices (weight names residual.0/2/3/6); index 5 was Dropout(0.0).
+        self.residual = nn.Sequential(
+            RMSNorm(in_dim), nn.SiLU(), CausalConv3d(in_dim, out_dim, 3, padding=1, hw_scale=hw_scale),
+            RMSNorm(out_dim), nn.SiLU(), nn.Identity(), CausalConv3d(out_dim, out_dim, 3, padding=1, hw_scale=hw_scale))
+        self.shortcut = CausalConv3d(in_dim, out_dim, 1) if in_dim != out_dim else nn.Identity()
+
+    def forward(self, x, caches=None):
+        h = self.shortcut(x)
+        for layer in self.residual:
+            x = layer(x, caches) if isinstance(layer, CausalConv3d) else layer(x)
+        return x + h
+
+
+class AttentionBlock(nn.Module):
+    """One-head self-attention over the H x W positions of each frame separately (no time mixing)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = RMSNorm(dim, spatial_dims=2)
+        self.to_qkv = nn.Conv2d(dim, dim * 3, 1)
+        self.proj = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x, caches=None):
+        b, c, t, h, w = x.shape
+        y = x.transpose(1, 2).reshape(b * t, c, h, w)                         # (B*T, C, H, W)
+        qkv = self.to_qkv(self.norm(y)).reshape(b * t, 1, 3 * c, h * w)       # (B*T, 1, 3C, HW)
+        q, k, v = qkv.transpose(2, 3).contiguous().chunk(3, dim=-1)          # (B*T, 1, HW, C) each
+        y = F.scaled_dot_product_attention(q, k, v)                          # (B*T, 1, HW, C)
+        y = self.proj(y.squeeze(1).transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, C, H, W)
+        return x + y.view(b, t, c, h, w).transpose(1, 2)
+
+
+class Upsample(nn.Module):
+    """Wan's Resample 'upsample2d' (nearest 2x + conv to half the channels) or 'upsample3d' (a time_conv to
+    2C channels first, its halves interleaved as frames 2k, 2k+1; the stream's first frame skips it)."""
+
+    def __init__(self, dim, temporal, hw_scale):
+        super().__init__()
+        self.temporal = temporal
+        # Nearest upsampling only copies values, so running it in bf16 equals Wan's fp32 round trip.
+        self.resample = nn.Sequential(nn.Upsample(scale_factor=(2.0, 2.0), mode="nearest"),
+                                      nn.Conv2d(dim, dim // 2, 3, padding=1))
+        if temporal:
+            self.time_conv = CausalConv3d(dim, dim * 2, (3, 1, 1), padding=(1, 0, 0), hw_scale=hw_scale)
+
+    def double_frames(self, x, caches, first):
+        """[B, C, T, H, W] -> [B, C, 2T, H, W], or 1 + 2 (T - 1) frames when x starts the stream."""
+        if first:
+            head, x = x[:, :, :1], x[:, :, 1:]       # Wan's 'Rep': frame 0 passes, its buffer stays zero
+        if x.shape[2]:
+            b, c, t, h, w = x.shape
+            y = self.time_conv(x, caches).view(b, 2, c, t, h, w)           # (B, 2, C, T, H, W)
+            x = y.permute(0, 2, 3, 1, 4, 5).reshape(b, c, 2 * t, h, w)     # (B, C, T*2, H, W)
+        return torch.cat([head, x], dim=2) if first else x
+
+    def forward(self, x, caches=None, first=False):
+        if self.temporal:
+            x = self.double_frames(x, caches, first)
+        b, c, t, h, w = x.shape
+        y = self.resample(x.transpose(1, 2).reshape(b * t, c, h, w))          # (B*T, C/2, 2H, 2W)
+        return y.view(b, t, c // 2, 2 * h, 2 * w).transpose(1, 2)           # (B, C/2, T, 2H, 2W)
+
+
+class Decoder3d(nn.Module):
+    """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        dims = [cfg.dim * m for m in (cfg.dim_mult[-1], *reversed(cfg.dim_mult))]   # Wan2.1: 384 384 384 192 96
+        self.conv1 = CausalConv3d(cfg.z_dim, dims[0], 3, padding=1)
+        self.middle = nn.Sequential(ResidualBlock(dims[0], dims[0], 1), AttentionBlock(dims[0]),
+                                    ResidualBlock(dims[0], dims[0], 1))
+        blocks, in_dim, num_stages = [], dims[0], len(dims) - 1
+        for i, out_dim in enumerate(dims[1:]):
+            for _ in range(cfg.num_res_blocks + 1):
+                blocks.append(ResidualBlock(in_dim, out_dim, 2 ** i))
+                in_dim = out_dim
+            if i < num_stages - 1:
+                blocks.append(Upsample(out_dim, cfg.temporal_upsample[i], 2 ** i))
+                in_dim = out_dim // 2
+        self.upsamples = nn.Sequential(*blocks)
+        self.head = nn.Sequential(RMSNorm(in_dim), nn.SiLU(),
+                                  CausalConv3d(in_dim, 3, 3, padding=1, hw_scale=2 ** (num_stages - 1)))
+
+    def forward(self, x, caches=None, first=False):
+        """x [B, z_dim, T, h, w] -> [B, 3, T', 8h, 8w]; `first`: x starts the video (T' = 1 + 4 (T - 1))."""
+        x = self.conv1(x, caches)
+        for layer in (*self.middle, *self.upsamples):
+            x = layer(x, caches, first) if isinstance(layer, Upsample) else layer(x, caches)
+        return self.head[2](self.head[1](self.head[0](x)), caches)
+
+
+@dataclass
+class VAEStream:
+    """Decoder state of one video: a fixed-shape buffer per causal conv and whether frame 0 is decoded."""
+    caches: dict            # conv name -> [B, C_in, 2, h * s, w * s]: its last 2 input frames (zeros at start)
+    batch: int
+    latent_hw: tuple
+    started: bool = False
+
+    def reset(self) -> None:
+        """Start a new video in the same buffers (their addresses stay fixed)."""
+        for buf in self.caches.values():
+            buf.zero_()
+        self.started = False
+
+
+class WanVAEDecoder(nn.Module):
+    """conv2 (1x1x1, on the latents) + Decoder3d; normalised DiT latents in, pixels in [-1, 1] out."""
+
+    def __init__(self, cfg: VAEConfig = VAEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.conv2 = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
+        self.decoder = Decoder3d(cfg)
+        for name, module in self.named_modules():
+            if isinstance(module, CausalConv3d):
+                module.cache_name = name
+
+    @property
+    def dtype(self):
+        return self.conv2.weight.dtype
+
+    def cached_convs(self):
+        """(name, conv) of every conv that keeps history: Wan2.1 has 32 (the 1x1x1 convs keep none)."""
+        return [(n, m) for n, m in self.named_modules() if isinstance(m, CausalConv3d) and m.time_pad]
+
+    def new_stream(self, batch, latent_hw, dtype=None, device=None) -> VAEStream:
+        """Zeroed cache buffers for a video of `batch` samples with latent frames of latent_hw = (h, w)."""
+        h, w = latent_hw
+        dtype = dtype or self.dtype
+        device = device or self.conv2.weight.device
+        caches = {n: torch.zeros(batch, m.in_channels, CACHE_FRAMES, h * m.hw_scale, w * m.hw_scale,
+                                 dtype=dtype, device=device) for n, m in self.cached_convs()}
+        return VAEStream(caches, batch, (h, w))
+
+    def unnormalize(self, z):
+        """z [B, C, T, h, w] in the model dtype: z / (1 / std) + mean, 1 / std rounded to the model dtype
+        as WanVAEWrapper does (the constants go through float32 first, like its torch.tensor(...))."""
+        mean, std = (torch.tensor(v, dtype=torch.float32, device=z.device).to(z.dtype).view(1, -1, 1, 1, 1)
+                     for v in (self.cfg.latents_mean, self.cfg.latents_std))
+        return z / (1.0 / std) + mean
+
+    def forward(self, z, caches=None, first=True):
+        """The tensor function of one pass (what to compile): normalised latents z [B, F, z_dim, h, w] ->
+        float32 pixels [B, Fv, 3, 8h, 8w] in [-1, 1]. caches None decodes z as a whole video at once."""
+        x = z.to(self.dtype).permute(0, 2, 1, 3, 4)           # (B, C, F, h, w)
+        x = self.decoder(self.conv2(self.unnormalize(x)), caches, first)
+        return x.permute(0, 2, 1, 3, 4).float().clamp(-1, 1)  # (B, Fv, 3, H, W)
+
+    @torch.no_grad()
+    def decode_block(self, z, state: VAEStream, per_frame: bool = False):
+        """Decode the next F >= 1 latent frames z [B, F, z_dim, h, w] of the stream `state`, in one pass (or
+        one pass per latent frame: Wan's exact kernel shapes, bitwise equal to it in BF16 on an H100).
+        Returns [B, Fv, 3, 8h, 8w] float32 in [-1, 1]: Fv = 4F, or 1 + 4 (F - 1) for the stream's first block."""
+        b, f, c, h, w = z.shape
+        if (b, c, (h, w)) != (state.batch, self.cfg.z_dim, tuple(state.latent_hw)) or f < 1:
+            raise ValueError(f"latents {tuple(z.shape)} do not fit the stream: expected [{state.batch}, F >= 1, "
+                             f"{self.cfg.z_dim}, {state.latent_hw[0]}, {state.latent_hw[1]}]")
+        if per_frame and f > 1:
+            return torch.cat([self.decode_block(z[:, i:i + 1], state) for i in range(f)], dim=1)
+        out = self(z, state.caches, first=not state.started)
+        state.started = True
+        return out
+
+    def decode(self, z):
+        """Reference path: the whole video z [B, T, z_dim, h, w], one latent frame per pass as Wan's decode
+        loop does. Returns [B, 1 + 4 (T - 1), 3, 8h, 8w] float32 in [-1, 1]."""
+        state = self.new_stream(z.shape[0], z.shape[-2:], device=z.device)
+        return self.decode_block(z, state, per_frame=True)
+
+    def init_random(self, generator=None, std_scale=1.0) -> "WanVAEDecoder":
+        """Random weights for tests: N(0, 1/fan_in) kernels, gammas near 1, small biases (float32 draws)."""
+        for name, p in self.named_parameters():
+            w = torch.randn(p.shape, generator=generator)
+            if name.endswith("gamma"):
+                w = 1 + 0.1 * w
+            elif p.ndim > 1:
+                w = w * (std_scale / p[0].numel() ** 0.5)
+            else:
+                w = 0.02 * w
+            with torch.no_grad():
+                p.copy_(w)
+        return self
+
+
+# ---- weights ------------------------------------------------------------------------------------------
+
+def vae_state_dict_from_official(sd: dict) -> dict:
+    """`Wan2.1_VAE.pth` -> decoder keys: keep conv2.* and decoder.*, drop the encoder side (encoder.*, conv1.*).
+    Any other key is kept, so the strict check reports it."""
+    return {k: v for k, v in sd.items() if not k.startswith(("encoder.", "conv1."))}
+
+
+_RESNET_NAMES = {"norm1": "residual.0", "conv1": "residual.2", "norm2": "residual.3", "conv2": "residual.6",
+                 "conv_shortcut": "shortcut"}
+
+
+def _diffusers_key(key: str, stage_len: int) -> str:
+    """One diffusers AutoencoderKLWan decoder key -> ours; unknown keys come back unchanged."""
+    resnet = lambda name: _RESNET_NAMES.get(name, name)
+    rules = (
+        (r"post_quant_conv\.(.+)", lambda m: f"conv2.{m[1]}"),
+        (r"decoder\.conv_in\.(.+)", lambda m: f"decoder.conv1.{m[1]}"),
+        (r"decoder\.mid_block\.resnets\.(\d+)\.(\w+)\.(.+)",
+         lambda m: f"decoder.middle.{2 * int(m[1])}.{resnet(m[2])}.{m[3]}"),
+        (r"decoder\.mid_block\.attentions\.(\d+)\.(.+)", lambda m: f"decoder.middle.{2 * int(m[1]) + 1}.{m[2]}"),
+        # Stage i = up_blocks.i holds stage_len - 1 resnets then upsamplers.0: flat indices in decoder.upsamples.
+        (r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(.+)",
+         lambda m: f"decoder.upsamples.{stage_len * int(m[1]) + int(m[2])}.{resnet(m[3])}.{m[4]}"),
+        (r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.(.+)",
+         lambda m: f"decoder.upsamples.{stage_len * int(m[1]) + stage_len - 1}.{m[2]}"),
+        (r"decoder\.norm_out\.(.+)", lambda m: f"decoder.head.0.{m[1]}"),
+        (r"decoder\.conv_out\.(.+)", lambda m: f"decoder.head.2.{m[1]}"),
+    )
+    for pattern, rename in rules:
+        m = re.fullmatch(pattern, key)
+        if m:
+            return rename(m)
+    return key
+
+
+def vae_state_dict_from_diffusers(sd: dict, num_res_blocks: int = 2) -> dict:
+    """diffusers AutoencoderKLWan (Wan2.1, non-residual) -> decoder keys; encoder.* and quant_conv.* dropped."""
+    return {_diffusers_key(k, num_res_blocks + 2): v for k, v in sd.items()
+            if not k.startswith(("encoder.", "quant_conv."))}
+
+
+def vae_layout(sd: dict) -> str:
+    """'diffusers' or 'official', from the key names."""
+    marks = ("post_quant_conv.", "decoder.conv_in.", "decoder.mid_block.", "decoder.up_blocks.")
+    return "diffusers" if any(k.startswith(marks) for k in sd) else "official"
+
+
+def load_vae_weights(decoder: WanVAEDecoder, path_or_state_dict, source: str = None) -> WanVAEDecoder:
+    """Load Wan2.1 VAE weights (official `Wan2.1_VAE.pth` or diffusers layout, detected) into `decoder`,
+    strictly, cast to its dtype. A decoder built on the meta device takes the tensors (assign=True)."""
+    if isinstance(path_or_state_dict, (str, Path)):
+        source = source or str(path_or_state_dict)
+        sd = read_state_dict(path_or_state_dict)
+    else:
+        source = source or "<state dict>"
+        sd = path_or_state_dict
+    layout = vae_layout(sd)
+    if layout == "diffusers":
+        sd = vae_state_dict_from_diffusers(sd, decoder.cfg.num_res_blocks)
+    else:
+        sd = vae_state_dict_from_official(sd)
+    expected = {k: v.shape for k, v in decoder.state_dict().items()}
+    check_keys(expected, sd, f"{source} ({layout} VAE layout)")
+    dtype = decoder.dtype
+    on_meta = decoder.conv2.weight.is_meta
+    decoder.load_state_dict({k: v.to(dtype) for k, v in sd.items()}, strict=True, assign=on_meta)
+    return decoder
+
+
+def load_vae_decoder(path_or_state_dict, cfg: VAEConfig = VAEConfig(), dtype=torch.bfloat16,
+                     device="cuda") -> WanVAEDecoder:
+    """Build on the meta device, load the weights, move to `device` in `dtype` (BF16 as the reference runs)."""
+    with torch.device("meta"):
+        decoder = WanVAEDecoder(cfg).to(dtype)
+    load_vae_weights(decoder, path_or_state_dict)
+    return decoder.to(device).eval().requires_grad_(False)
