@@ -92,3 +92,27 @@ def test_graph_break_is_caught():
     dynamo.reset()
     with pytest.raises(Exception, match="(?i)graph break|item|data-dependent|Unsupported"):
         generate(model, [schedule([], [1])], frames=3)
+
+
+def test_batch4_with_different_schedules_compiles_nothing_after_warm_up(compiled):
+    sched = [schedule([9, 15], [1, 2, 3]), schedule([6], [4, 5]), schedule([], [6]), schedule([12, 21], [7, 8, 9])]
+    pipe = StreamingPipeline(compiled, GenerationConfig(), 4, LATENT_HW)
+    warm_up(pipe, sched, lambda: SeededNoise(list(range(4)), FRAME_SHAPE, torch.float32, "cpu"))
+    counters.clear()
+    with dynamo.config.patch(error_on_recompile=True):
+        generate(compiled, sched)
+    assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
+
+
+def test_check_compile_script(tmp_path):
+    """The user-facing table: exit 0 and no recompile or graph break over a run with switches."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "scripts/check_compile.py", "device=cpu", "num_frames=21",
+                          "prompts.switch_frames=[6,9,12,15,18]", "output.video=false", f"hydra.run.dir={tmp_path}"],
+                         cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "during the run: 0 recompiles, 0 graph breaks" in out.stdout
+    assert "model.wan.AttentionBlock.forward" in out.stdout
