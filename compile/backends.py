@@ -6,6 +6,8 @@ and returns [B, Lq, H, D]; each is traceable by torch.compile (SDPA natively, FA
 - `sdpa`: PyTorch picks the kernel (flash / efficient / cuDNN / math);
 - `sdpa_cudnn`: SDPA restricted to cuDNN attention (the fastest SDPA kernel on H100, SPEC.md section 3);
 - `fa3`: FlashAttention-3's Hopper forward (`pip install fa3-fwd`), BF16;
+- `flash_attn`: the `flash-attn` package (FlashAttention-2; the optional `flash` extra);
+- `flex`: FlexAttention without a mask (fused only inside torch.compile; eager runs it unfused);
 - `math`: plain float32 softmax attention, the yardstick.
 """
 import logging
@@ -30,9 +32,20 @@ def _fa3(q, k, v):
     return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5)[0]
 
 
+def _flash_attn(q, k, v):
+    from flash_attn import flash_attn_func
+    return flash_attn_func(q, k, v, softmax_scale=q.shape[-1] ** -0.5)
+
+
+def _flex(q, k, v):
+    from torch.nn.attention.flex_attention import flex_attention
+    return flex_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
+
+
 def register_optional_backends() -> list:
     """Register the backends this machine can run; returns their names."""
-    names = []
+    register_backend("flex", _flex)
+    names = ["flex"]
     if torch.cuda.is_available():
         register_backend("sdpa_cudnn", _sdpa_cudnn)
         names.append("sdpa_cudnn")
@@ -42,6 +55,12 @@ def register_optional_backends() -> list:
             names.append("fa3")
         except ImportError as e:
             log.info("attention backend fa3 unavailable: %s", e)
+        try:
+            import flash_attn  # noqa: F401
+            register_backend("flash_attn", _flash_attn)
+            names.append("flash_attn")
+        except ImportError as e:
+            log.info("attention backend flash_attn unavailable: %s", e)
     return names
 
 
@@ -92,7 +111,7 @@ def choose(name: str, device: torch.device) -> str:
         if device.type != "cuda":
             name = "sdpa"
         else:
-            name, _ = probe(["sdpa", "sdpa_cudnn", "fa3"])
+            name, _ = probe(["sdpa", "sdpa_cudnn", "fa3", "flash_attn"])
     set_backend(name)
     return name
 

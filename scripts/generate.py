@@ -42,7 +42,7 @@ VAE_STRIDE = 8
 VAE_FILE = "Wan2.1_VAE.pth"
 T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
 TOKENIZER_DIR = "google/umt5-xxl"
-ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "math")
+ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "flash_attn", "flex", "math")
 
 
 @dataclass
@@ -143,7 +143,7 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"compile: {cfg.compile.mode!r} is not one of {sorted(MODES)}")
     if cfg.attention.backend not in ATTENTION:
         raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
-    if cfg.attention.backend in ("sdpa_cudnn", "fa3") and device.type != "cuda":
+    if cfg.attention.backend in ("sdpa_cudnn", "fa3", "flash_attn") and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
     return RunSpec(model_cfg, gen, (height // VAE_STRIDE, width // VAE_STRIDE), num_frames, batch, seed,
                    _int(cfg.model.init_seed, "model.init_seed"), device, resolve_dtype(cfg.dtype, device),
