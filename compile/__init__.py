@@ -1,6 +1,2 @@
-"""How the model is made fast: attention backend, quantization, compiler flags, torch.compile and
-CUDA graphs, applied in one place in a fixed order.
-
-Not implemented yet (the compile issue); `model/` is written for it: static caches, device-tensor
-positions, no host syncs in the per-call path.
-"""
+"""How the model is made fast: attention backend, quantization, compiler flags, then torch.compile of
+one transformer block shared by all blocks (recipe.py), and the attention kernels (backends.py)."""

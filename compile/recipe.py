@@ -1,7 +1,7 @@
 """The optimization recipe, applied in one place and a fixed order:
 
-    1. attention backend          (model.attention.set_backend)
-    2. quantization               (not yet: the quantization issue; quantize before compiling)
+    1. attention backend          (backends.py: a name, or `auto` to probe)
+    2. quantization               (quant/schemes.py: torchao, before compiling)
     3. compiler flags             (inductor cache directory, recompile limit)
     4. torch.compile(fullgraph=True) of ONE transformer block's code, reused by all blocks
 
@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 import torch
+
+from quant.schemes import QuantConfig, quantize
 
 from .backends import choose
 
@@ -44,9 +46,10 @@ class CompileConfig:
             raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
 
 
-def optimize(model, cfg: CompileConfig):
+def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     """Apply the recipe to a `CausalWanModel` in place; returns it."""
     choose(cfg.attention, model.patch_embedding.weight.device)
+    quantize(model, quant)
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"

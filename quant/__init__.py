@@ -1,5 +1,2 @@
-"""How the transformer's weights shrink: torchao INT8/FP8 schemes chosen by module name, the VAE and
-text encoder never quantized.
-
-Not implemented yet (the quantization issue).
-"""
+"""How the transformer's weights shrink: torchao INT8/FP8 schemes chosen by module name (schemes.py);
+the VAE and the text encoder are never quantized."""

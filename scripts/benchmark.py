@@ -3,11 +3,12 @@
     python scripts/benchmark.py                                   # wan_1_3b shapes, the reference run
     python scripts/benchmark.py model=tiny device=cpu num_frames=30 prompts.switch_frames=[15]
 
-Each path in `paths` is "CACHE:COMPILE:ATTENTION" and runs the same configuration (same weights,
+Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT]" and runs the same configuration (same weights,
 prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
 `compile` group choice (none, default, max_autotune, max_autotune_no_cudagraphs); ATTENTION a backend
-(sdpa, sdpa_cudnn, fa3, math). Compiled paths compile a copy of the model. Block time is measured with
+(sdpa, sdpa_cudnn, fa3, flash_attn, flex, math); QUANT a `quant` scheme (default none).
+Compiled or quantized paths work on a copy of the model. Block time is measured with
 CUDA events from the end of one block to the end of the next (re-cache included); nothing syncs
 inside a block. Recompiles and graph breaks are counted over the timed run. Writes one JSON row per
 path to `out_dir` and prints a table last. Random weights: timings are real, outputs carry no meaning.
@@ -29,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.recipe import CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
+from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from scripts.generate import build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
@@ -57,16 +59,17 @@ class EventClock:
         return [(b - a) * 1e3 for a, b in zip(self.marks, self.marks[1:])]
 
 
-def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None):
+def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None, quant: str = "none"):
     """Warm up (compiling every shape), then time the run; with `vae`, each block is decoded as it
     streams and timed apart. Returns the row's measurements."""
     from torch._dynamo.utils import counters
     cfg = CompileConfig(mode=mode, attention=attention)
-    if mode != "none":
+    if mode != "none" or quant != "none":
         model = copy.deepcopy(model)
+    if mode != "none":
         vae = compile_vae(copy.deepcopy(vae), cfg) if vae is not None else None
         torch._dynamo.reset()
-    optimize(model, cfg)
+    optimize(model, cfg, QuantConfig(quant))
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
     warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)       # compiles every shape
     compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)   # minus the same, warm
@@ -129,9 +132,14 @@ def main(cfg: DictConfig) -> None:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     vae = build_vae(spec) if cfg.vae else None
     rows, outputs = [], {}
+    parsed = []
     for path in cfg.paths:
-        cache, mode, attention = path.split(":")
-        m = time_path(spec, model, schedules, cache, mode, attention, vae)
+        cache, mode, attention, *rest = path.split(":")
+        quant = rest[0] if rest else "none"
+        check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
+        parsed.append((path, cache, mode, attention, quant))
+    for path, cache, mode, attention, quant in parsed:
+        m = time_path(spec, model, schedules, cache, mode, attention, vae, quant)
         outputs[path] = m.pop("latents")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
@@ -145,7 +153,7 @@ def main(cfg: DictConfig) -> None:
                if "vae_ms" in b and b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
         rows.append({
             "path": path, "cache": cache, "device": device_name,
-            "quant": "none", "attention": attention, "compile": mode, "batch": spec.batch_size,
+            "quant": quant, "attention": attention, "compile": mode, "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
             "steady_ms_per_latent_frame": s["steady_ms_per_latent_frame"],

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import MODES, CompileConfig, optimize, warm_up  # noqa: E402
+from compile.recipe import MODES, CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
 from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
 from model.noise import SeededNoise  # noqa: E402
@@ -34,6 +34,7 @@ from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames, s
 from model.vae import VAE_PRESETS, WanVAEDecoder, load_vae_decoder  # noqa: E402
 from model.attention import get_backend  # noqa: E402
 from model.wan import CausalWanModel  # noqa: E402
+from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from scripts.video import Mp4Writer, latency_plot  # noqa: E402
 
 log = logging.getLogger("longlive_fast")
@@ -62,6 +63,7 @@ class RunSpec:
     vae: str                    # VAE preset
     checkpoint: dict            # paths (None: random weights)
     compile: CompileConfig
+    quant: QuantConfig
     video: bool                 # decode and write the mp4
     fps: int
 
@@ -145,13 +147,15 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
     if cfg.attention.backend in ("sdpa_cudnn", "fa3", "flash_attn") and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
+    quant = QuantConfig(scheme=cfg.quant.scheme, exclude=tuple(cfg.quant.exclude))
+    check_supported(quant.scheme, device)
     return RunSpec(model_cfg, gen, (height // VAE_STRIDE, width // VAE_STRIDE), num_frames, batch, seed,
                    _int(cfg.model.init_seed, "model.init_seed"), device, resolve_dtype(cfg.dtype, device),
                    [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae,
                    check_checkpoint(cfg.checkpoint, cfg.model.preset),
                    CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend,
                                  cache_dir=cfg.compile.cache_dir),
-                   bool(cfg.output.video), _int(cfg.output.fps, "output.fps"))
+                   quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -279,17 +283,17 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
     schedules = encode_schedules(spec)
-    model = optimize(build_model(spec), spec.compile)
-    vae = build_vae(spec) if spec.video else None
+    model = optimize(build_model(spec), spec.compile, spec.quant)
+    vae = compile_vae(build_vae(spec), spec.compile) if spec.video else None
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
     setup_s = time.perf_counter() - t0
-    log.info("model %s on %s in %s: %.1f M parameters, %d tokens per latent frame, attention %s, setup %.1f s",
-             cfg.model.preset, spec.device, str(spec.dtype).removeprefix("torch."),
-             sum(p.numel() for p in model.parameters()) / 1e6, pipe.frame_tokens, get_backend(), setup_s)
+    log.info("model %s on %s in %s: %d tokens per latent frame, attention %s, quant %s, setup %.1f s",
+             cfg.model.preset, spec.device, str(spec.dtype).removeprefix("torch."), pipe.frame_tokens,
+             get_backend(), spec.quant.scheme, setup_s)
     warmup_s = None
     if spec.compile.mode != "none":
-        warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec))
-        log.info("compile + warm-up: %.1f s (%s, every window fill level and re-cache shape)",
+        warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)
+        log.info("compile + warm-up: %.1f s (%s, every window fill level, re-cache and VAE shape)",
                  warmup_s, spec.compile.mode)
 
     F = spec.generation.num_frame_per_block
@@ -330,7 +334,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         "dtype": str(spec.dtype).removeprefix("torch."),
         "model": cfg.model.preset, "checkpoint": bool(spec.checkpoint), "batch_size": spec.batch_size,
         "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens, "attention": get_backend(),
-        "compile": spec.compile.mode, "setup_s": setup_s, "warmup_s": warmup_s,
+        "compile": spec.compile.mode, "quant": spec.quant.scheme, "setup_s": setup_s, "warmup_s": warmup_s,
         "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
         **summarize(blocks, spec.generation),
         "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,

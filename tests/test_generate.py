@@ -53,6 +53,8 @@ def test_every_group_validates(model, prompts):
     (["attention.backend=xformers"], "attention: 'xformers' is not one of"),
     (["attention=fa3"], "needs a CUDA GPU"),
     (["model.vae=sd"], "model.vae"),
+    (["quant=fp8dq_row"], "needs an FP8 GPU"),
+    (["quant.scheme=int4"], "quant: 'int4' is not one of"),
     (["checkpoint=wan"], "real weights need model=wan_1_3b"),
     (["model=wan_1_3b", "checkpoint=wan", "checkpoint.wan_dir=/nonexistent/Wan2.1"], "is not a folder"),
     (["model=wan_1_3b", "checkpoint=longlive", "checkpoint.wan_dir=/tmp"], "lacks Wan2.1_VAE.pth"),
