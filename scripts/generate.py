@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -35,7 +36,7 @@ from model.vae import VAE_PRESETS, WanVAEDecoder, load_vae_decoder  # noqa: E402
 from model.attention import get_backend  # noqa: E402
 from model.wan import CausalWanModel  # noqa: E402
 from quant.schemes import QuantConfig, check_supported  # noqa: E402
-from scripts.video import Mp4Writer, latency_plot  # noqa: E402
+from scripts.video import Mp4Writer, latency_plot, to_uint8  # noqa: E402
 
 log = logging.getLogger("longlive_fast")
 
@@ -297,7 +298,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                  warmup_s, spec.compile.mode)
 
     F = spec.generation.num_frame_per_block
-    blocks, latents = [], []
+    blocks, latents, quality = [], [], []
+    stride = _int(cfg.output.quality_frames, "output.quality_frames")
+    if spec.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(spec.device)
     names = ["video.mp4"] if spec.batch_size == 1 else [f"video_{i}.mp4" for i in range(spec.batch_size)]
     with ExitStack() as stack:
         writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if vae else []
@@ -308,12 +312,15 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         for block in bar:
             row = {"block": block.index, "first_frame": block.first_frame, "ms": timer.lap(),
                    "switched": list(block.switched)}
-            latents.append(block.latents.cpu())
+            if cfg.output.latents:
+                latents.append(block.latents.cpu())
             if vae:
                 frames = vae.decode_block(block.latents, stream)       # [B, Fv, 3, H, W], decoded as it streams
                 row["vae_ms"] = timer.lap()
                 for writer, sample in zip(writers, frames):
                     writer.write(sample)
+                if stride:                                             # every stride-th video frame, for PSNR
+                    quality.append(frames[:, ::stride].cpu())
             blocks.append(row)
             e2e = row["ms"] + row.get("vae_ms", 0.0)
             bar.set_postfix_str(f"{row['ms'] / F:.1f} ms/latent frame DiT, {e2e / F:.1f} with VAE")
@@ -322,11 +329,17 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         suffix = "" if spec.batch_size == 1 else f"_{i}"
         writer.save_stills(out_dir / f"first_frame{suffix}.png", out_dir / f"last_frame{suffix}.png")
 
-    latents = torch.cat(latents, dim=1).contiguous()
     from safetensors.torch import save_file
-    tmp = out_dir / ".latents.tmp.safetensors"
-    save_file({"latents": latents}, str(tmp))
-    os.replace(tmp, out_dir / "latents.safetensors")
+    saved = {}
+    if latents:
+        saved["latents"] = torch.cat(latents, dim=1).contiguous()
+    if quality:
+        saved["quality_frames"] = torch.from_numpy(
+            np.stack([to_uint8(f) for f in torch.cat(quality, dim=1)])).contiguous()
+    if saved:
+        tmp = out_dir / ".latents.tmp.safetensors"
+        save_file(saved, str(tmp))
+        os.replace(tmp, out_dir / "latents.safetensors")
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
     timings = {
@@ -335,9 +348,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         "model": cfg.model.preset, "checkpoint": bool(spec.checkpoint), "batch_size": spec.batch_size,
         "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens, "attention": get_backend(),
         "compile": spec.compile.mode, "quant": spec.quant.scheme, "setup_s": setup_s, "warmup_s": warmup_s,
+        "generation": OmegaConf.to_container(cfg.generation, resolve=True), "seed": spec.seed,
+        "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,
         "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
         **summarize(blocks, spec.generation),
         "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
+        "quality_frame_stride": stride,
         "video_frames": writers[0].num_frames if writers else 0,
         "blocks": blocks,
     }
@@ -354,11 +370,14 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    hc = HydraConfig.get()
     try:
-        run(cfg, Path(HydraConfig.get().runtime.output_dir))
+        run(cfg, Path(hc.runtime.output_dir))
     except ValueError as e:
         log.error("error: %s", e)
-        sys.exit(2)
+        if hc.mode != RunMode.MULTIRUN:       # in a sweep, a bad combination skips that job only
+            sys.exit(2)
 
 
 if __name__ == "__main__":

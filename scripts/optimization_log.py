@@ -1,0 +1,152 @@
+"""Collect a sweep of generation runs into the seed's optimization log (latency, quality drop, keep/drop).
+
+    python scripts/generate.py -m model=wan_1_3b compile=default attention=fa3 output.quality_frames=16 \\
+        quant=none,int8wo,int8dq,fp8wo,fp8dq_tensor,fp8dq_row
+    python scripts/generate.py -m ... generation.local_attn_size=6,9,12,15,21 generation.sink_size=0,3,6
+    python scripts/optimization_log.py --sweep multirun/DATE/TIME [--out OPTIMIZATION_LOG.md]
+
+Reads every run's timings.json (one JSON row per run), config.yaml and latents.safetensors under
+--sweep. Each row is compared with its reference in the same sweep (same GPU, same seed and inputs):
+for a quantized run, the `quant=none` run with the same window and sink; for a window/sink variant,
+the run with LongLive's window 12 / sink 3 and the same scheme. Quality drop: latent SQNR (dB) and
+relative L2 over the run and the worst block, and PSNR (dB) of the kept decoded frames
+(`output.quality_frames`). Rule: keep when >= --min-speedup faster than the reference and latent SQNR
+>= --min-sqnr. With random weights this measures numerical fidelity only, and the log says so.
+Writes the markdown table and a latency-vs-quality plot (PNG) beside it.
+"""
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+
+LONGLIVE_WINDOW = (12, 3)
+
+
+def load_rows(sweep: Path) -> list:
+    rows = []
+    for timing in sorted(sweep.rglob("timings.json")):
+        run_dir = timing.parent
+        t = json.loads(timing.read_text())
+        cfg = OmegaConf.load(run_dir / "config.yaml")
+        tensors = load_file(str(run_dir / "latents.safetensors")) if (run_dir / "latents.safetensors").exists() else {}
+        gen = t.get("generation") or OmegaConf.to_container(cfg.generation)
+        rows.append({
+            "dir": run_dir, "quant": t.get("quant", "none"), "compile": t["compile"], "attention": t["attention"],
+            "window": (gen["local_attn_size"], gen["sink_size"]), "device": t["device"], "seed": t.get("seed"),
+            "checkpoint": t.get("checkpoint", False), "steady": t["steady_ms_per_latent_frame"],
+            "peak": t.get("peak_mem_gib"), "warmup": t.get("warmup_s"), "F": gen["num_frame_per_block"],
+            "latents": tensors.get("latents"), "frames": tensors.get("quality_frames"),
+        })
+    return rows
+
+
+def reference_of(row, rows):
+    if row["quant"] != "none":
+        match = [r for r in rows if r["quant"] == "none" and r["window"] == row["window"]]
+    elif row["window"] != LONGLIVE_WINDOW:
+        match = [r for r in rows if r["quant"] == row["quant"] and r["window"] == LONGLIVE_WINDOW]
+    else:
+        return None
+    return match[0] if match else None
+
+
+def sqnr(ref: torch.Tensor, out: torch.Tensor) -> float:
+    noise = (out.float() - ref.float()).pow(2).mean()
+    return math.inf if noise == 0 else (10 * torch.log10(ref.float().pow(2).mean() / noise)).item()
+
+
+def quality(row, ref) -> dict:
+    q = {}
+    if row["latents"] is not None and ref["latents"] is not None and row["latents"].shape == ref["latents"].shape:
+        a, b = ref["latents"].float(), row["latents"].float()
+        q["sqnr_db"] = sqnr(a, b)
+        q["rel_l2"] = ((b - a).norm() / a.norm()).item()
+        F = row["F"]
+        q["worst_block_sqnr_db"] = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
+    if row["frames"] is not None and ref["frames"] is not None and row["frames"].shape == ref["frames"].shape:
+        mse = (row["frames"].float() - ref["frames"].float()).pow(2).mean().item()
+        q["psnr_db"] = math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    return q
+
+
+def fmt(x, spec=".1f", none="-"):
+    return none if x is None else ("inf" if x == math.inf else format(x, spec))
+
+
+def build_log(rows, min_speedup: float, min_sqnr: float) -> tuple:
+    lines, points = [], []
+    devices = sorted({r["device"] for r in rows})
+    weights = "real weights" if all(r["checkpoint"] for r in rows) else \
+        "random weights: the quality columns measure numerical fidelity only, not visual quality"
+    lines += [f"Runs: {len(rows)} on {', '.join(devices)}; {weights}.",
+              f"Rule: keep if >= {min_speedup:.2f}x faster than the reference and latent SQNR >= {min_sqnr:.0f} dB.",
+              "", "| change | compile / attention | steady ms / latent frame | speed-up vs reference | peak GiB "
+              "| latent SQNR dB (worst block) | rel. L2 | PSNR dB | warm-up s | keep/drop |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted(rows, key=lambda r: (r["window"] != LONGLIVE_WINDOW, r["window"], r["quant"])):
+        ref = reference_of(r, rows)
+        change = f"quant={r['quant']}" if r["quant"] != "none" else "BF16 (no quant)"
+        if r["window"] != LONGLIVE_WINDOW:
+            change += f", window {r['window'][0]} / sink {r['window'][1]}"
+        if ref is None:
+            lines.append(f"| {change} (reference) | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | 1.00 "
+                         f"| {fmt(r['peak'], '.2f')} | - | - | - | {fmt(r['warmup'])} | reference |")
+            continue
+        q = quality(r, ref)
+        speedup = ref["steady"] / r["steady"] if ref["steady"] and r["steady"] else None
+        keep = speedup is not None and speedup >= min_speedup and q.get("sqnr_db", -math.inf) >= min_sqnr
+        lines.append(f"| {change} | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | {fmt(speedup, '.2f')} "
+                     f"| {fmt(r['peak'], '.2f')} | {fmt(q.get('sqnr_db'))} ({fmt(q.get('worst_block_sqnr_db'))}) "
+                     f"| {fmt(q.get('rel_l2'), '.1e')} | {fmt(q.get('psnr_db'))} | {fmt(r['warmup'])} "
+                     f"| {'keep' if keep else 'drop'} |")
+        points.append((change, r["steady"], q.get("sqnr_db")))
+    return lines, points
+
+
+def plot(points, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, ms, q in points:
+        if ms is None or q is None:
+            continue
+        q = min(q, 100.0)
+        ax.scatter(ms, q)
+        ax.annotate(name, (ms, q), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("steady ms per latent frame")
+    ax.set_ylabel("latent SQNR vs reference (dB, capped at 100)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sweep", type=Path, required=True, help="a Hydra multirun folder of generate.py runs")
+    ap.add_argument("--out", type=Path, default=Path("OPTIMIZATION_LOG.md"))
+    ap.add_argument("--min-speedup", type=float, default=1.05)
+    ap.add_argument("--min-sqnr", type=float, default=20.0)
+    args = ap.parse_args(argv)
+    rows = load_rows(args.sweep)
+    if not rows:
+        print(f"error: no timings.json under {args.sweep}", file=sys.stderr)
+        return 2
+    lines, points = build_log(rows, args.min_speedup, args.min_sqnr)
+    png = args.out.with_suffix(".png")
+    plot(points, png)
+    text = "\n".join(["# Optimization log", "", f"Sweep: `{args.sweep}`.", *lines, "",
+                      f"![latency vs quality]({png.name})", ""])
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
