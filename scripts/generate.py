@@ -275,9 +275,25 @@ def seeded_noise(spec: RunSpec) -> SeededNoise:
                        spec.dtype, spec.device)
 
 
+class NonFiniteError(RuntimeError):
+    """A block's latents hold NaN or Inf: the run stops; what was made before it is kept."""
+
+
+def check_writable(out_dir: Path) -> None:
+    """Fail before any model work when the output folder cannot be written."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write_probe"
+        probe.write_bytes(b"0")
+        probe.unlink()
+    except OSError as e:
+        raise OSError(f"output folder {out_dir} is not writable ({e.strerror}); "
+                      "set hydra.run.dir to a writable folder") from None
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     spec = validate(cfg)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)
     if not spec.checkpoint:
         log.info("no checkpoint: DiT, VAE and text encoder have random weights (seed %d); the video is noise "
                  "and proves the pipeline, not the model", spec.init_seed)
@@ -303,6 +319,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     if spec.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(spec.device)
     names = ["video.mp4"] if spec.batch_size == 1 else [f"video_{i}.mp4" for i in range(spec.batch_size)]
+    failure = None
     with ExitStack() as stack:
         writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if vae else []
         stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae else None
@@ -312,6 +329,15 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         for block in bar:
             row = {"block": block.index, "first_frame": block.first_frame, "ms": timer.lap(),
                    "switched": list(block.switched)}
+            # Read when the block is handed out anyway (its frames or latents go to the host): no extra
+            # sync inside the block, and nothing of a bad block reaches the files.
+            if not torch.isfinite(block.latents).all().item():
+                failure = NonFiniteError(
+                    f"non-finite latents in block {block.index} (latent frames {block.first_frame}-"
+                    f"{block.first_frame + F - 1}); stopped, the {block.index} blocks before it kept in {out_dir}; "
+                    f"config: model={cfg.model.preset} dtype={spec.dtype} quant={spec.quant.scheme} "
+                    f"compile={spec.compile.mode} attention={get_backend()} seed={spec.seed}")
+                break
             if cfg.output.latents:
                 latents.append(block.latents.cpu())
             if vae:
@@ -327,7 +353,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         bar.close()
     for i, writer in enumerate(writers):
         suffix = "" if spec.batch_size == 1 else f"_{i}"
-        writer.save_stills(out_dir / f"first_frame{suffix}.png", out_dir / f"last_frame{suffix}.png")
+        if writer.num_frames:
+            writer.save_stills(out_dir / f"first_frame{suffix}.png", out_dir / f"last_frame{suffix}.png")
 
     from safetensors.torch import save_file
     saved = {}
@@ -360,6 +387,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=1))
     latency_plot(blocks, F, out_dir / "latency.png",
                  f"{cfg.model.preset}, {timings['device']}, compile={spec.compile.mode}, attention={get_backend()}")
+    if failure is not None:
+        raise failure
     steady = timings["steady_ms_per_latent_frame"]
     log.info("%d latent frames (%d video frames) in %.2f s; steady state %s; wrote %s", spec.num_frames,
              timings["video_frames"], timings["total_s"],
@@ -374,10 +403,10 @@ def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     try:
         run(cfg, Path(hc.runtime.output_dir))
-    except ValueError as e:
+    except (ValueError, OSError, NonFiniteError) as e:
         log.error("error: %s", e)
         if hc.mode != RunMode.MULTIRUN:       # in a sweep, a bad combination skips that job only
-            sys.exit(2)
+            sys.exit(3 if isinstance(e, NonFiniteError) else 2)
 
 
 if __name__ == "__main__":

@@ -44,9 +44,12 @@ class Mp4Writer:
             self.stream.options = {"crf": str(self.crf)}
             self.first = pixels[0].copy()
         import av
-        for frame in pixels:
-            for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                self.container.mux(packet)
+        try:
+            for frame in pixels:
+                for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    self.container.mux(packet)
+        except Exception as e:  # disk full, a vanished folder, ...: the temporary file goes on exit
+            raise OSError(f"writing {self.path} failed ({e}); its temporary file is removed") from e
         self.last = pixels[-1].copy()
         self.num_frames += len(pixels)
 

@@ -129,3 +129,44 @@ def test_compiled_run_reports_warm_up(tmp_path):
     timings = run(cfg("device=cpu", "num_frames=6", "compile=default", "output.video=false"), tmp_path)
     assert timings["compile"] == "default" and timings["warmup_s"] > 0
     assert not (tmp_path / "video.mp4").exists() and timings["video_frames"] == 0
+
+
+def test_non_finite_block_stops_the_run_and_keeps_what_was_made(tmp_path, monkeypatch):
+    """NaN from block 2 on: the run stops naming the block and the config; blocks 0-1 stay in a valid mp4."""
+    from model.wan import CausalWanModel
+    forward, calls = CausalWanModel.forward, {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        out = forward(self, *args, **kwargs)
+        return out * float("nan") if calls["n"] > 10 else out      # 5 calls per block: block 2 on
+
+    monkeypatch.setattr(CausalWanModel, "forward", poisoned)
+    from scripts.generate import NonFiniteError
+    with pytest.raises(NonFiniteError, match=r"block 2 \(latent frames 6-8\).*model=tiny.*seed=0"):
+        run(cfg("device=cpu", "num_frames=12"), tmp_path)
+    assert len(decoded_frames(tmp_path / "video.mp4")) == 9 + 12
+    assert load_file(str(tmp_path / "latents.safetensors"))["latents"].shape[1] == 6
+    assert len(json.loads((tmp_path / "timings.json").read_text())["blocks"]) == 2
+
+
+def test_unwritable_output_is_refused_before_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="is not writable"):
+        run(cfg("device=cpu", "num_frames=3"), blocker / "out")
+
+
+def test_failed_video_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    from scripts import video
+    real_write = video.Mp4Writer.write
+
+    def failing(self, frames):
+        if self.num_frames:
+            raise OSError(28, "No space left on device")
+        real_write(self, frames)
+
+    monkeypatch.setattr(video.Mp4Writer, "write", failing)
+    with pytest.raises(OSError, match="No space left"):
+        run(cfg("device=cpu", "num_frames=6"), tmp_path)
+    assert not [p.name for p in tmp_path.iterdir() if "video" in p.name]      # neither the mp4 nor its temp file
