@@ -1,0 +1,137 @@
+"""Kernel breakdown of one steady-state block (the seed's missing appendix).
+
+    python scripts/profile_block.py                                   # wan_1_3b shapes, eager, on the GPU
+    python scripts/profile_block.py compile=default attention=fa3
+    python scripts/profile_block.py model=tiny device=cpu             # works on the CPU too (CPU ops)
+
+Warms up past the window fill (and compiles, if asked), then records one steady-state block (4
+denoising forwards + the clean-context pass) with torch.profiler. Device kernels are grouped by
+class (attention, GEMM, norm/RoPE/modulation elementwise, cache writes, copies, other), with launch
+gaps = block wall time minus the time some kernel was running. Achieved TFLOP/s of attention and of
+the GEMMs use analytic FLOP counts (SPEC.md section 4). (Bytes moved by the elementwise kernels are
+not counted yet.) Writes the table, the raw JSON and a Chrome trace to `out`; prints the table last.
+"""
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compile.recipe import optimize  # noqa: E402
+from model.pipeline import StreamingPipeline  # noqa: E402
+from scripts.generate import build_model, encode_schedules, seeded_noise, validate  # noqa: E402
+
+# first match wins; names of CUDA kernels (cuDNN, FA3, cuBLAS/CUTLASS, inductor Triton) and of CPU ops
+CLASSES = [
+    ("attention", r"flash|fmha|attention|sdpa|cudnn.*(mha|attn)|_efficient_attention|softmax"),
+    ("GEMM", r"gemm|sm90_xmma|cutlass|cublas|nvjet|aten::(mm|addmm|bmm|linear|matmul)|_scaled_mm|int_mm"),
+    ("cache writes", r"index_copy|index_put|scatter"),
+    ("copies", r"memcpy|memset|copy_|aten::(clone|contiguous|cat|stack)"),
+    ("norm / RoPE / modulation (elementwise)", r"triton_|elementwise|vectorized|reduce|norm|aten::(mul|add|sub|"
+                                               r"rsqrt|pow|mean|gelu|silu|where|index_select|layer_norm|cos|sin)"),
+]
+
+
+def kernel_class(name: str) -> str:
+    low = name.lower()
+    for cls, pattern in CLASSES:
+        if re.search(pattern, low):
+            return cls
+    return "other"
+
+
+def block_flops(cfg, frame_tokens: int, frames: int, keys_frames: int, text_len: int) -> dict:
+    """Analytic FLOPs of one forward of `frames` latent frames attending to `keys_frames` (SPEC.md 4)."""
+    L, d, f = frames * frame_tokens, cfg.dim, cfg.ffn_dim
+    gemm = 2 * L * d * d * 4 + 2 * L * d * d * 2 + 2 * L * d * f * 2        # self qkvo, cross q o, ffn
+    attn = 4 * L * keys_frames * frame_tokens * d + 4 * L * text_len * d       # self + cross
+    return {"gemm": gemm * cfg.num_layers, "attention": attn * cfg.num_layers}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="profile_block")
+def main(cfg: DictConfig) -> None:
+    from torch.profiler import ProfilerActivity, profile
+    spec = validate(cfg)
+    torch.set_grad_enabled(False)
+    model = optimize(build_model(spec), spec.compile, spec.quant)
+    schedules = [[s[0]] for s in encode_schedules(spec)]            # one prompt: a steady block, no switch
+    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
+    gen, F = spec.generation, spec.generation.num_frame_per_block
+    warm_blocks = gen.local_attn_size // F + 2                        # past the fill levels (and compiles)
+    stream = pipe.stream(schedules, (warm_blocks + 1) * F, seeded_noise(spec))
+    for _ in range(warm_blocks):
+        next(stream)
+    cuda = spec.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    with profile(activities=activities, record_shapes=False) as prof:
+        next(stream)
+        if cuda:
+            torch.cuda.synchronize()
+    wall_ms = (time.perf_counter() - t0) * 1e3
+
+    events = [e for e in prof.events() if (e.device_type.name == "CUDA") == cuda and e.name]
+    if not cuda:  # CPU ops nest: count the outermost op of a class (with its children), else leaves as other
+
+        def classified_ancestor(e):
+            p = e.cpu_parent
+            while p is not None:
+                if kernel_class(p.name) != "other":
+                    return True
+                p = p.cpu_parent
+            return False
+
+        events = [e for e in events if not classified_ancestor(e)
+                  and (kernel_class(e.name) != "other" or not e.cpu_children)]
+    by_class, spans = {}, []
+    for e in events:
+        dur = (e.device_time if cuda else e.cpu_time_total) / 1e3      # ms
+        c = by_class.setdefault(kernel_class(e.name), {"ms": 0.0, "kernels": 0, "names": {}})
+        c["ms"] += dur
+        c["kernels"] += 1
+        c["names"][e.name[:80]] = c["names"].get(e.name[:80], 0) + dur
+        start = e.time_range.start / 1e3
+        spans.append((start, start + dur))
+    busy, end = 0.0, -1e30
+    for s, e in sorted(spans):                                        # union of kernel intervals
+        if e > end:
+            busy += e - max(s, end)
+            end = e
+    keys = min(gen.local_attn_size, warm_blocks * F + F)
+    fl = block_flops(spec.model, pipe.frame_tokens, F, keys, spec.model.text_len)
+    forwards = len(pipe.sampler.timesteps) + 1
+    rows = []
+    for cls, c in sorted(by_class.items(), key=lambda kv: -kv[1]["ms"]):
+        tflops = None
+        if cls in ("attention", "GEMM") and c["ms"] > 0:
+            tflops = fl["attention" if cls == "attention" else "gemm"] * forwards * spec.batch_size / (c["ms"] / 1e3) / 1e12
+        top = sorted(c["names"].items(), key=lambda kv: -kv[1])[:3]
+        rows.append({"class": cls, "ms": c["ms"], "share": c["ms"] / wall_ms, "kernels": c["kernels"],
+                     "tflops": tflops, "top": [n for n, _ in top]})
+    gaps = max(wall_ms - busy, 0.0)
+    result = {"device": torch.cuda.get_device_name(spec.device) if cuda else "cpu", "compile": spec.compile.mode,
+              "attention": cfg.attention.backend, "quant": spec.quant.scheme, "model": cfg.model.preset,
+              "block_wall_ms": wall_ms, "busy_ms": busy, "launch_gaps_ms": gaps,
+              "flops_per_forward": fl, "forwards": forwards, "classes": rows}
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profile_block.json").write_text(json.dumps(result, indent=1))
+    prof.export_chrome_trace(str(out / "profile_block_trace.json"))
+    print(f"\n{result['device']}, {cfg.model.preset}, compile {spec.compile.mode}, attention {cfg.attention.backend}, "
+          f"quant {spec.quant.scheme}: one steady block ({forwards} forwards) {wall_ms:.1f} ms wall")
+    print(f"{'class':<40} {'ms':>8} {'share':>6} {'kernels':>8} {'TFLOP/s':>8}")
+    for r in rows:
+        tf = f"{r['tflops']:.3g}" if r["tflops"] else "-"
+        print(f"{r['class']:<40} {r['ms']:8.2f} {r['share']:6.1%} {r['kernels']:8d} {tf:>8}")
+    print(f"{'launch gaps (wall - busy)':<40} {gaps:8.2f} {gaps / wall_ms:6.1%}")
+
+
+if __name__ == "__main__":
+    main()
