@@ -86,7 +86,7 @@ def warm_up_schedules(schedules, frames_per_block: int, local_attn_size: int):
     return warm, num_frames
 
 
-def warm_up(pipeline, schedules, noise_factory, vae=None) -> float:
+def warm_up(pipeline, schedules, noise_factory, vae=None, vae_per_frame: bool = False) -> float:
     """Run the warm-up stream (every shape), then a batch variant where only sample 0 switches when
     the batch has several samples; with `vae`, decode the blocks too (its first-block and later-block
     graphs). Returns seconds; nothing of it is kept."""
@@ -96,7 +96,7 @@ def warm_up(pipeline, schedules, noise_factory, vae=None) -> float:
     stream = vae.new_stream(pipeline.batch, pipeline.latent_hw) if vae is not None else None
     for block in pipeline.stream(warm, n, noise_factory()):
         if vae is not None and block.index < 2:
-            vae.decode_block(block.latents, stream)
+            vae.decode_block(block.latents, stream, per_frame=vae_per_frame)
     if pipeline.batch > 1:  # partial switches: a per-sample write mask is another graph
         partial = [warm[0]] + [[replace(s[0], start_frame=0)] for s in warm[1:]]
         for _ in pipeline.stream(partial, n, noise_factory()):

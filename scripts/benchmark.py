@@ -59,7 +59,8 @@ class EventClock:
         return [(b - a) * 1e3 for a, b in zip(self.marks, self.marks[1:])]
 
 
-def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None, quant: str = "none"):
+def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None, quant: str = "none",
+              vae_per_frame: bool = False):
     """Warm up (compiling every shape), then time the run; with `vae`, each block is decoded as it
     streams and timed apart. Returns the row's measurements."""
     from torch._dynamo.utils import counters
@@ -71,8 +72,8 @@ def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae
         torch._dynamo.reset()
     optimize(model, cfg, QuantConfig(quant))
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
-    warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)       # compiles every shape
-    compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)   # minus the same, warm
+    warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)    # compiles every shape
+    compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)  # minus, warm
     if spec.device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -85,7 +86,7 @@ def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae
         latents.append(block.latents)
         blocks.append({"block": block.index, "first_frame": block.first_frame, "switched": list(block.switched)})
         if vae is not None:
-            vae.decode_block(block.latents, stream)      # frames discarded: decode time only
+            vae.decode_block(block.latents, stream, per_frame=vae_per_frame)      # frames discarded: time only
             clock.mark()
     laps = clock.laps_ms()
     step = 2 if vae is not None else 1
@@ -139,7 +140,7 @@ def main(cfg: DictConfig) -> None:
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
         parsed.append((path, cache, mode, attention, quant))
     for path, cache, mode, attention, quant in parsed:
-        m = time_path(spec, model, schedules, cache, mode, attention, vae, quant)
+        m = time_path(spec, model, schedules, cache, mode, attention, vae, quant, bool(cfg.vae_per_frame))
         outputs[path] = m.pop("latents")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
@@ -171,8 +172,13 @@ def main(cfg: DictConfig) -> None:
         })
     base = rows[0]
     for r in rows:
+        if r["steady_ms_per_latent_frame"]:
+            # all samples advance in lockstep: each stream sees this latency; 4 video frames per latent frame
+            r["aggregate_video_fps"] = spec.batch_size * 4 * 1000 / r["steady_ms_per_latent_frame"]
         if r["steady_ms_per_latent_frame"] and base["steady_ms_per_latent_frame"]:
             r["speedup_vs_first_path"] = base["steady_ms_per_latent_frame"] / r["steady_ms_per_latent_frame"]
+            if base["compile"] == "none" and base["quant"] == "none":      # the first path is the eager reference
+                r["speedup_vs_eager"] = r["speedup_vs_first_path"]
         a, b = outputs[base["path"]], outputs[r["path"]]
         r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
         name = r["path"].replace(":", "_")

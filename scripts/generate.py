@@ -309,7 +309,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
              get_backend(), spec.quant.scheme, setup_s)
     warmup_s = None
     if spec.compile.mode != "none":
-        warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae)
+        warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, cfg.output.vae_per_frame)
         log.info("compile + warm-up: %.1f s (%s, every window fill level, re-cache and VAE shape)",
                  warmup_s, spec.compile.mode)
 
@@ -341,7 +341,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             if cfg.output.latents:
                 latents.append(block.latents.cpu())
             if vae:
-                frames = vae.decode_block(block.latents, stream)       # [B, Fv, 3, H, W], decoded as it streams
+                frames = vae.decode_block(block.latents, stream, per_frame=cfg.output.vae_per_frame)  # [B, Fv, 3, H, W]
                 row["vae_ms"] = timer.lap()
                 for writer, sample in zip(writers, frames):
                     writer.write(sample)
