@@ -7,7 +7,9 @@ Per block of F latent frames starting at frame s (SPEC-wan section 5):
   2. x = starting noise; for each warped timestep: v = model(x, t), x0 = x - sigma v, and unless last,
      x = (1 - sigma_next) x0 + sigma_next eps;
   3. the block's output is the last x0; one more call on x0 at t = context_noise writes its K/V.
-Samples advance in lockstep (same frames), each with its own prompt schedule and noise.
+Samples advance in lockstep (same frames), each with its own prompt schedule and noise. `stream` takes
+the schedules up front; `stream_live` asks for the next prompt at each block start (prompts typed while
+the video streams); both run the same block loop, `_stream`.
 """
 import logging
 from dataclasses import dataclass, field
@@ -152,14 +154,47 @@ class StreamingPipeline:
                observer: Optional[Callable[[CallRecord], None]] = None) -> Iterator[Block]:
         """Yield the video's blocks in order. `schedules[i]` is sample i's prompts, the first at frame 0;
         `noise` is a noise source (noise.py)."""
+        check_num_frames(num_frames, self.gen.num_frame_per_block, self.model.cfg.rope_max_frames)
+        starts = self._check_schedules(schedules, num_frames)
+        seg = [0] * self.batch
+
+        def due(s):
+            switch = {}
+            for i, sched in enumerate(schedules):
+                if seg[i] + 1 < len(starts[i]) and starts[i][seg[i] + 1] <= s:
+                    seg[i] += 1
+                    switch[i] = sched[seg[i]].embeds
+            return switch
+
+        yield from self._stream([s[0].embeds for s in schedules], due, num_frames, noise, observer)
+
+    @torch.no_grad()
+    def stream_live(self, first_embeds: torch.Tensor, next_prompt: Callable[[int], Optional[torch.Tensor]],
+                    max_frames: int, noise, observer: Optional[Callable[[CallRecord], None]] = None
+                    ) -> Iterator[Block]:
+        """`stream` for one sample whose prompts arrive while it runs. Before every block but the first,
+        `next_prompt(first_frame)` returns the embeds [text_len, text_dim] to switch to there (with the
+        re-cache, as a scheduled switch) or None to keep the prompt. Ends after `max_frames` latent frames
+        or when the caller stops iterating; the same prompts at the same block starts give `stream`'s blocks."""
+        if self.batch != 1:
+            raise ValueError(f"batch_size: live prompts drive one sample; got batch_size={self.batch}")
+        check_num_frames(max_frames, self.gen.num_frame_per_block, self.model.cfg.rope_max_frames)
+
+        def due(s):
+            embeds = next_prompt(s) if s else None
+            return {} if embeds is None else {0: embeds}
+
+        yield from self._stream([first_embeds], due, max_frames, noise, observer)
+
+    def _stream(self, first_embeds: List[torch.Tensor], due: Callable[[int], dict], num_frames: int, noise,
+                observer) -> Iterator[Block]:
+        """The block loop of both entry points; `due(s)` -> {sample: embeds} switching at block start s."""
         gen, B = self.gen, self.batch
         F = gen.num_frame_per_block
-        check_num_frames(num_frames, F, self.model.cfg.rope_max_frames)
-        starts = self._check_schedules(schedules, num_frames)
         sampler, local = self.sampler, gen.local_attn_size
-        seg = [0] * B
+        prompts = list(first_embeds)
         self.cache.reset()
-        self._set_prompts([s[0].embeds for s in schedules])
+        self._set_prompts(prompts)
 
         def record(phase, blk, step, first, x, t, flow, sigma):
             if observer is not None:
@@ -168,12 +203,11 @@ class StreamingPipeline:
 
         for blk in range(num_frames // F):
             s = blk * F
-            due = [i for i in range(B) if seg[i] + 1 < len(starts[i]) and starts[i][seg[i] + 1] <= s]
-            if due:
-                for i in due:
-                    seg[i] += 1
-                rc = self.cache.plan_recache(s, gen.global_sink, due)
-                self._set_prompts([schedules[i][seg[i]].embeds for i in range(B)], rc.plan.write_mask)
+            switch = due(s)
+            if switch:
+                prompts = [switch.get(i, prompts[i]) for i in range(B)]
+                rc = self.cache.plan_recache(s, gen.global_sink, sorted(switch))
+                self._set_prompts(prompts, rc.plan.write_mask)
                 idx = torch.arange(rc.first_frame, rc.first_frame + rc.num_frames, device=self.device) % local
                 x = self.history.index_select(1, idx)
                 t = sampler.context_timestep.expand(B, rc.num_frames)
@@ -193,7 +227,7 @@ class StreamingPipeline:
             flow = self._call(x0, t, self.cache.plan_block(s, F))
             record("context", blk, None, s, x0, t, flow, sampler.context_sigma)
             self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
-            yield Block(blk, s, x0, tuple(due))
+            yield Block(blk, s, x0, tuple(sorted(switch)))
 
     def generate(self, schedules, num_frames: int, noise, observer=None) -> torch.Tensor:
         """The whole video's latents [B, T, C, H, W] (collects `stream`)."""

@@ -279,6 +279,25 @@ class NonFiniteError(RuntimeError):
     """A block's latents hold NaN or Inf: the run stops; what was made before it is kept."""
 
 
+def non_finite(block, frames_per_block: int, out_dir: Path, context: str = ""):
+    """A NonFiniteError for a block whose latents hold NaN or Inf, else None. Reads one flag when the
+    block is handed out anyway (its frames or latents go to the host): no extra sync inside a block."""
+    if torch.isfinite(block.latents).all().item():
+        return None
+    return NonFiniteError(f"non-finite latents in block {block.index} (latent frames {block.first_frame}-"
+                          f"{block.first_frame + frames_per_block - 1}); stopped, the {block.index} blocks "
+                          f"before it kept in {out_dir}" + (f"; config: {context}" if context else ""))
+
+
+def save_tensors(out_dir: Path, tensors: dict) -> None:
+    """latents.safetensors, written atomically (nothing when `tensors` is empty)."""
+    if tensors:
+        from safetensors.torch import save_file
+        tmp = out_dir / ".latents.tmp.safetensors"
+        save_file(tensors, str(tmp))
+        os.replace(tmp, out_dir / "latents.safetensors")
+
+
 def check_writable(out_dir: Path) -> None:
     """Fail before any model work when the output folder cannot be written."""
     try:
@@ -329,14 +348,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         for block in bar:
             row = {"block": block.index, "first_frame": block.first_frame, "ms": timer.lap(),
                    "switched": list(block.switched)}
-            # Read when the block is handed out anyway (its frames or latents go to the host): no extra
-            # sync inside the block, and nothing of a bad block reaches the files.
-            if not torch.isfinite(block.latents).all().item():
-                failure = NonFiniteError(
-                    f"non-finite latents in block {block.index} (latent frames {block.first_frame}-"
-                    f"{block.first_frame + F - 1}); stopped, the {block.index} blocks before it kept in {out_dir}; "
-                    f"config: model={cfg.model.preset} dtype={spec.dtype} quant={spec.quant.scheme} "
-                    f"compile={spec.compile.mode} attention={get_backend()} seed={spec.seed}")
+            failure = non_finite(block, F, out_dir,                   # nothing of a bad block reaches the files
+                                 f"model={cfg.model.preset} dtype={spec.dtype} quant={spec.quant.scheme} "
+                                 f"compile={spec.compile.mode} attention={get_backend()} seed={spec.seed}")
+            if failure is not None:
                 break
             if cfg.output.latents:
                 latents.append(block.latents.cpu())
@@ -356,17 +371,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         if writer.num_frames:
             writer.save_stills(out_dir / f"first_frame{suffix}.png", out_dir / f"last_frame{suffix}.png")
 
-    from safetensors.torch import save_file
     saved = {}
     if latents:
         saved["latents"] = torch.cat(latents, dim=1).contiguous()
     if quality:
         saved["quality_frames"] = torch.from_numpy(
             np.stack([to_uint8(f) for f in torch.cat(quality, dim=1)])).contiguous()
-    if saved:
-        tmp = out_dir / ".latents.tmp.safetensors"
-        save_file(saved, str(tmp))
-        os.replace(tmp, out_dir / "latents.safetensors")
+    save_tensors(out_dir, saved)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
     timings = {
