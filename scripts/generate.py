@@ -112,6 +112,41 @@ def _schedule(texts, switch_frames, where: str):
     return texts, switch_frames
 
 
+PROMPT_FILE_KEYS = {"prompts", "texts", "switch_frames"}
+
+
+def read_prompt_file(path, default_switch, batch: int) -> list:
+    """A JSON-lines prompt file, one sample per line: {"prompts": [...]} as LongLive's
+    interactive_example.jsonl (or "texts"), optionally with its own "switch_frames"; every line is
+    checked, the first batch_size are used. Returns [(texts, switch_frames)] per sample."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"prompts.file: {path} does not exist")
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ValueError(f"prompts.file: {path} is empty; give one JSON line per sample, e.g. {{\"prompts\": [\"...\"]}}")
+    if len(lines) < batch:
+        raise ValueError(f"prompts.file: {path} has {len(lines)} prompt lines but batch_size={batch}; "
+                         "give one line per sample")
+    scheds = []
+    for n, line in lines:                      # every line is checked; the first batch_size are used
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"prompts.file: {path} line {n} is not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(item, dict):
+            raise ValueError(f"prompts.file: {path} line {n} must be a JSON object with a \"prompts\" list")
+        unknown = sorted(set(item) - PROMPT_FILE_KEYS)
+        if unknown:
+            raise ValueError(f"prompts.file: {path} line {n} has unknown keys {unknown}; "
+                             f"allowed: {sorted(PROMPT_FILE_KEYS)}")
+        texts = item.get("prompts", item.get("texts"))
+        if not isinstance(texts, list):
+            raise ValueError(f"prompts.file: {path} line {n} needs a \"prompts\" list of strings")
+        scheds.append(_schedule(texts, item.get("switch_frames", default_switch), f"prompts.file line {n}"))
+    return scheds[:batch]
+
+
 def validate(cfg: DictConfig) -> RunSpec:
     """Check the whole configuration; raise ValueError with a one-line message naming the field."""
     model_cfg = model_preset(cfg.model.preset)
@@ -128,7 +163,9 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"batch_size: {batch} must be >= 1")
     seed = _int(cfg.seed, "seed")
     p = cfg.prompts
-    if p.get("samples"):
+    if p.get("file"):
+        scheds = read_prompt_file(p.file, p.get("switch_frames"), batch)
+    elif p.get("samples"):
         if len(p.samples) != batch:
             raise ValueError(f"prompts.samples has {len(p.samples)} schedules but batch_size={batch}; "
                              "give one per sample")

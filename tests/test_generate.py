@@ -170,3 +170,33 @@ def test_failed_video_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         run(cfg("device=cpu", "num_frames=6"), tmp_path)
     assert not [p.name for p in tmp_path.iterdir() if "video" in p.name]      # neither the mp4 nor its temp file
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("", "is empty"),
+    ('{"prompts": ["a", "b"]}\n{"prompts": ["c"\n', "line 2 is not valid JSON"),
+    ('{"prompts": ["a", "b"], "negative": "blur"}\n', r"line 1 has unknown keys \['negative'\]"),
+    ('["a", "b"]\n', "line 1 must be a JSON object"),
+    ('{"prompts": ["a", "b", "c"]}\n', "3 texts need 2 switch_frames, got 1"),
+    ('{"prompts": ["a", ""]}\n', "texts\\[1\\] is empty"),
+])
+def test_prompt_file_errors(tmp_path, content, message):
+    path = tmp_path / "prompts.jsonl"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        validate(cfg("prompts=file", f"prompts.file={path}", "num_frames=12", "prompts.switch_frames=[6]",
+                     "device=cpu"))
+    assert "\n" not in str(err.value) and "prompts.file" in str(err.value)
+
+
+def test_prompt_file_one_line_per_sample(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text('{"prompts": ["a fox", "a hare"]}\n\n{"prompts": ["a boat"], "switch_frames": []}\n')
+    spec = validate(cfg("prompts=file", f"prompts.file={path}", "num_frames=12", "prompts.switch_frames=[6]",
+                        "batch_size=2", "device=cpu"))
+    assert spec.texts == [["a fox", "a hare"], ["a boat"]] and spec.switch_frames == [[6], []]
+    with pytest.raises(ValueError, match="has 2 prompt lines but batch_size=3"):
+        validate(cfg("prompts=file", f"prompts.file={path}", "num_frames=12", "prompts.switch_frames=[6]",
+                     "batch_size=3", "device=cpu"))
