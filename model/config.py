@@ -18,7 +18,7 @@ class ModelConfig:
     eps: float = 1e-6
     qk_norm: bool = True
     cross_attn_norm: bool = True
-    rope_max_frames: int = 1024          # length of the RoPE frame table (absolute latent-frame index)
+    rope_max_frames: int = 1024          # RoPE frame table; longer streams re-base positions (kv_cache.rebase)
 
     def __post_init__(self):
         if self.dim % self.num_heads:

@@ -23,6 +23,13 @@ clean frames are re-run under the new prompt at t = context_noise:
 - not global_sink: all `local` frames run, the first `sink` of them become the new sink.
 The reference zeroes the cache first when the sink is not global; every slot read afterwards is
 rewritten first, so that zeroing is unobservable and skipped here.
+
+Streams longer than the RoPE table (1024 frames). LongLive 1.0 indexes its table with the absolute
+frame and fails past it. Here the RoPE position of frame f is f - pos_offset, pos_offset 0 until a
+block would pass the table's end; then `rebase` moves every position back to a window before the
+block, turning the cached keys back by the same number of frames. Attention scores depend only on
+position differences, so the video is exactly (to float rounding) the one an unbounded table would
+give, and identical to the reference inside the table.
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -77,6 +84,22 @@ class RingKVCache:
         """Start a new video. Every slot a call reads was written earlier in the same video (the
         valid prefix before the window fills, all slots after), so the data need not be cleared."""
         self.slot_frames = [[None] * self.num_slots for _ in range(self.batch)]   # host only: slot -> frame
+        self.pos_offset = 0                      # RoPE position of frame f is f - pos_offset (see rebase)
+
+    def rebase(self, new_offset: int, rope) -> None:
+        """Unbounded streams: move every position `new_offset - pos_offset` frames back. Cached keys carry
+        RoPE at their old positions, so they are turned back by the same number of frames (one pass over
+        the cache); attention depends only on position differences, so every score stays what it was,
+        and new frames again index the RoPE table from near 0."""
+        delta = new_offset - self.pos_offset
+        if delta <= 0:
+            return
+        cos, sin = rope.frame_shift(delta, self.device)
+        for layer in range(self.k.shape[0]):
+            k = self.k[layer].float().unflatten(-1, (-1, 2))            # (B, tokens, H, D/2, 2)
+            re, im = k[..., 0], k[..., 1]
+            self.k[layer].copy_(torch.stack([re * cos - im * sin, re * sin + im * cos], -1).flatten(-2))
+        self.pos_offset = new_offset
 
     def slot_of(self, frame: int) -> int:
         return frame if frame < self.sink else self.sink + (frame - self.sink) % self.window
@@ -89,6 +112,7 @@ class RingKVCache:
             order = torch.arange(num_frames, device=self.device)
             slots = torch.where(order < self.sink, order, slots)
         write_idx = (slots[:, None] * self.frame_tokens + self.token_offsets).flatten()
+        frames = frames - self.pos_offset                                # RoPE positions
         for b in range(self.batch) if samples is None else samples:
             for i in range(num_frames):
                 f = first_frame + i

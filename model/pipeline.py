@@ -84,14 +84,17 @@ def switch_block_starts(switch_frames: Sequence[int], num_frames: int, block: in
     return starts
 
 
-def check_num_frames(num_frames: int, block: int, max_frames: int) -> None:
+def check_num_frames(num_frames: int, block: int, max_frames: int = None) -> None:
+    """A positive multiple of the block; with `max_frames`, within the RoPE table too (the reference cache,
+    which, like LongLive 1.0, has no way past it)."""
     if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames <= 0:
         raise ValueError(f"num_frames: {num_frames!r} must be a positive integer number of latent frames")
     if num_frames % block:
         raise ValueError(f"num_frames: {num_frames} is not a multiple of num_frame_per_block={block}; "
                          f"use {num_frames // block * block or block} or {(num_frames // block + 1) * block}")
-    if num_frames > max_frames:
-        raise ValueError(f"num_frames: {num_frames} exceeds the RoPE table of {max_frames} latent frames")
+    if max_frames is not None and num_frames > max_frames:
+        raise ValueError(f"num_frames: {num_frames} exceeds the RoPE table of {max_frames} latent frames "
+                         "(LongLive's own limit; the ring cache has none)")
 
 
 class StreamingPipeline:
@@ -120,6 +123,9 @@ class StreamingPipeline:
                                           self.dtype, self.device)
         else:
             raise ValueError(f"unknown cache {cache!r}; choose 'ring' or 'reference'")
+        if cfg.rope_max_frames < gen.local_attn_size + gen.num_frame_per_block:
+            raise ValueError(f"model.rope_max_frames={cfg.rope_max_frames} must hold a window plus a block "
+                             f"({gen.local_attn_size + gen.num_frame_per_block} frames)")
         self.cross = CrossAttnCache(*dims, cfg.text_len, *heads, self.dtype, self.device)
         # clean latents of the last `local_attn_size` frames: the re-cache input (frame f at f % local)
         self.history = torch.zeros((batch_size, gen.local_attn_size, cfg.in_dim, h, w),
@@ -154,7 +160,7 @@ class StreamingPipeline:
                observer: Optional[Callable[[CallRecord], None]] = None) -> Iterator[Block]:
         """Yield the video's blocks in order. `schedules[i]` is sample i's prompts, the first at frame 0;
         `noise` is a noise source (noise.py)."""
-        check_num_frames(num_frames, self.gen.num_frame_per_block, self.model.cfg.rope_max_frames)
+        check_num_frames(num_frames, self.gen.num_frame_per_block, self._frame_limit())
         starts = self._check_schedules(schedules, num_frames)
         seg = [0] * self.batch
 
@@ -178,13 +184,24 @@ class StreamingPipeline:
         or when the caller stops iterating; the same prompts at the same block starts give `stream`'s blocks."""
         if self.batch != 1:
             raise ValueError(f"batch_size: live prompts drive one sample; got batch_size={self.batch}")
-        check_num_frames(max_frames, self.gen.num_frame_per_block, self.model.cfg.rope_max_frames)
+        check_num_frames(max_frames, self.gen.num_frame_per_block, self._frame_limit())
 
         def due(s):
             embeds = next_prompt(s) if s else None
             return {} if embeds is None else {0: embeds}
 
         yield from self._stream([first_embeds], due, max_frames, noise, observer)
+
+    def _frame_limit(self):
+        """The reference cache keeps absolute RoPE positions (LongLive's limit); the ring re-bases them."""
+        return self.model.cfg.rope_max_frames if isinstance(self.cache, ReferenceKVCache) else None
+
+    def _rebase_if_needed(self, s: int) -> None:
+        """Before the block at frame s: keep every position this block and its re-cache use in the RoPE
+        table by moving all positions back (kv_cache.RingKVCache.rebase), a window before s."""
+        table = self.model.cfg.rope_max_frames
+        if isinstance(self.cache, RingKVCache) and s + self.gen.num_frame_per_block - self.cache.pos_offset > table:
+            self.cache.rebase(s - self.gen.local_attn_size, self.model.rope)
 
     def _stream(self, first_embeds: List[torch.Tensor], due: Callable[[int], dict], num_frames: int, noise,
                 observer) -> Iterator[Block]:
@@ -203,6 +220,7 @@ class StreamingPipeline:
 
         for blk in range(num_frames // F):
             s = blk * F
+            self._rebase_if_needed(s)
             switch = due(s)
             if switch:
                 prompts = [switch.get(i, prompts[i]) for i in range(B)]

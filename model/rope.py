@@ -50,6 +50,15 @@ class Rope3D(nn.Module):
         sin = grid(self.frame_sin.index_select(0, frame_pos), self.height_sin, self.width_sin)
         return cos, sin
 
+    def frame_shift(self, delta: int, device=None) -> tuple:
+        """cos, sin [head_dim/2] of a rotation by -delta frames on the frame pairs (identity elsewhere):
+        applied to cached keys it moves them delta frames back, as if RoPE had been applied at pos - delta."""
+        n_frame = self.frame_cos.shape[1]
+        half = n_frame + self.height_cos.shape[1] + self.width_cos.shape[1]
+        ang = torch.zeros(half, dtype=torch.float64)
+        ang[:n_frame] = -float(delta) / 10000.0 ** (torch.arange(0, 2 * n_frame, 2, dtype=torch.float64) / (2 * n_frame))
+        return ang.cos().float().to(device), ang.sin().float().to(device)
+
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate interleaved pairs of x [B, L, H, D] in float32; returns x's dtype."""

@@ -157,7 +157,7 @@ def validate(cfg: DictConfig) -> RunSpec:
         if v <= 0 or v % unit:
             raise ValueError(f"{name}: {v} is not a positive multiple of {unit} (VAE stride x patch)")
     num_frames = _int(cfg.num_frames, "num_frames")
-    check_num_frames(num_frames, gen.num_frame_per_block, model_cfg.rope_max_frames)
+    check_num_frames(num_frames, gen.num_frame_per_block)
     batch = _int(cfg.batch_size, "batch_size")
     if batch < 1:
         raise ValueError(f"batch_size: {batch} must be >= 1")

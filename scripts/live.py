@@ -49,7 +49,7 @@ def validate_live(cfg: DictConfig) -> tuple:
         raise ValueError("output.video: live mode streams the decoded frames; set output.video=true")
     max_frames = _int(cfg.live.max_frames, "live.max_frames")
     try:
-        check_num_frames(max_frames, spec.generation.num_frame_per_block, spec.model.rope_max_frames)
+        check_num_frames(max_frames, spec.generation.num_frame_per_block)
     except ValueError as e:
         raise ValueError(str(e).replace("num_frames", "live.max_frames", 1)) from None
     return spec, max_frames
