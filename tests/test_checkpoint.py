@@ -6,7 +6,6 @@ from torch import nn
 from torch.testing import assert_close
 
 from model.checkpoint import WAN_DIT_FILE, load_dit, merge_lora
-from model.wan import CausalWanModel
 
 from helpers import SMALL, run, schedule, small_model
 
