@@ -36,7 +36,7 @@ MODES = {
 @dataclass(frozen=True)
 class CompileConfig:
     mode: str = "none"                    # one of MODES
-    attention: str = "sdpa"               # sdpa, sdpa_cudnn, fa3, math, or auto (probe on CUDA)
+    attention: str = "sdpa"               # a backends.py name (sdpa, sdpa_cudnn, fa3, flash_attn, flex, math) or auto
     cache_dir: Optional[str] = None       # inductor/FX cache; a second run with the same dir starts warm
     recompile_limit: int = 32             # per code object; a run needs ~10 shapes (fill levels, re-caches)
     backend: str = "inductor"             # "eager" / "aot_eager" trace without generating kernels (debugging, tests)
