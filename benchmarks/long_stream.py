@@ -5,7 +5,7 @@
 Streams `num_frames` latent frames with a prompt switch every 300 frames (no VAE, latents dropped as
 they come) and prints the process's peak memory after block 10 and at the end (host RSS on the CPU,
 torch.cuda.max_memory_allocated on a GPU), the median block time of the first and last 10% of blocks,
-and the RoPE re-bases; writes the JSON row to benchmarks/results/.
+and the RoPE re-bases; writes the JSON row (with every block's time) to benchmarks/results/.
 """
 import datetime
 import json
@@ -57,6 +57,7 @@ def main(num_frames=10002, model="tiny", device="cpu"):
            "rebases": len(offsets) - 1, "peak_gib_after_block_10": at10, "peak_gib_at_end": peak_gib(spec.device),
            "median_block_ms_first_10pct": statistics.median(times[1:n + 1]),
            "median_block_ms_last_10pct": statistics.median(times[-n:]),
+           "blocks_ms": [round(t, 2) for t in times],
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ"),
            "command": "python benchmarks/long_stream.py " + " ".join(sys.argv[1:])}
     out = ROOT / "benchmarks" / "results" / f"{row['date']}_long_stream_{model}_{spec.device.type}.json"
