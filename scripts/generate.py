@@ -62,7 +62,7 @@ class RunSpec:
     texts: list                 # per sample: list of prompt texts
     switch_frames: list         # per sample: list of switch frames
     vae: str                    # VAE preset
-    checkpoint: dict            # paths (None: random weights)
+    checkpoint: dict            # paths; empty: random weights
     compile: CompileConfig
     quant: QuantConfig
     video: bool                 # decode and write the mp4
