@@ -44,6 +44,7 @@ VAE_STRIDE = 8
 VAE_FILE = "Wan2.1_VAE.pth"
 T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
 TOKENIZER_DIR = "google/umt5-xxl"
+TRAINED_SIZE = (480, 832)
 ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "flash_attn", "flex", "math")
 
 
@@ -187,10 +188,13 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
     quant = QuantConfig(scheme=cfg.quant.scheme, exclude=tuple(cfg.quant.exclude))
     check_supported(quant.scheme, device)
+    checkpoint = check_checkpoint(cfg.checkpoint, cfg.model.preset)
+    if checkpoint and (height, width) != TRAINED_SIZE:
+        log.warning("model.height/width %dx%d: Wan2.1-T2V-1.3B and LongLive were trained at %dx%d; "
+                    "other sizes run but the video may degrade", height, width, *TRAINED_SIZE)
     return RunSpec(model_cfg, gen, (height // VAE_STRIDE, width // VAE_STRIDE), num_frames, batch, seed,
                    _int(cfg.model.init_seed, "model.init_seed"), device, resolve_dtype(cfg.dtype, device),
-                   [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae,
-                   check_checkpoint(cfg.checkpoint, cfg.model.preset),
+                   [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae, checkpoint,
                    CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend,
                                  cache_dir=cfg.compile.cache_dir),
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"))

@@ -200,3 +200,19 @@ def test_prompt_file_one_line_per_sample(tmp_path):
     with pytest.raises(ValueError, match="has 2 prompt lines but batch_size=3"):
         validate(cfg("prompts=file", f"prompts.file={path}", "num_frames=12", "prompts.switch_frames=[6]",
                      "batch_size=3", "device=cpu"))
+
+
+def test_untrained_size_with_real_weights_warns(tmp_path, caplog):
+    wan = tmp_path / "Wan2.1-T2V-1.3B"
+    (wan / "google" / "umt5-xxl").mkdir(parents=True)
+    for name in ("Wan2.1_VAE.pth", "models_t5_umt5-xxl-enc-bf16.pth", "diffusion_pytorch_model.safetensors"):
+        (wan / name).write_bytes(b"")
+    import logging
+    with caplog.at_level(logging.WARNING, logger="longlive_fast"):
+        validate(cfg("model=wan_1_3b", "checkpoint=wan", f"checkpoint.wan_dir={wan}", "model.height=320",
+                     "device=cpu"))
+    assert "trained at 480x832" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="longlive_fast"):
+        validate(cfg("model=wan_1_3b", "checkpoint=wan", f"checkpoint.wan_dir={wan}", "device=cpu"))
+    assert "trained at" not in caplog.text
