@@ -11,5 +11,6 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 python -m pytest -q tests/test_cuda.py tests/test_fidelity.py 2>&1 | tail -3
 python scripts/check_fidelity.py --oracle .oracle --device cuda | tail -1
-python scripts/generate.py prompts=interactive hydra.run.dir=$OUT/smoke 2>&1 | grep -v "generate:" | tail -1
-python scripts/benchmark.py hydra.run.dir=$OUT/bench out_dir=$OUT/results "$@" 2>&1 | tail -6
+python scripts/generate.py prompts=interactive hydra.run.dir=/tmp/smoke 2>&1 | grep "latent frames ("
+python scripts/benchmark.py hydra.run.dir=/tmp/bench out_dir=$OUT/results "$@" 2>&1 | tee "$OUT/bench.log" \
+  | grep --line-buffered -v "^\[\|^W[0-9]"
