@@ -36,6 +36,8 @@ from typing import Optional
 
 import torch
 
+from .rope import apply_rope
+
 
 @dataclass
 class RingPlan:
@@ -95,10 +97,8 @@ class RingKVCache:
         if delta <= 0:
             return
         cos, sin = rope.frame_shift(delta, self.device)
-        for layer in range(self.k.shape[0]):
-            k = self.k[layer].float().unflatten(-1, (-1, 2))            # (B, tokens, H, D/2, 2)
-            re, im = k[..., 0], k[..., 1]
-            self.k[layer].copy_(torch.stack([re * cos - im * sin, re * sin + im * cos], -1).flatten(-2))
+        for layer in range(self.k.shape[0]):                             # a layer at a time: bounded memory
+            self.k[layer].copy_(apply_rope(self.k[layer], cos, sin))
         self.pos_offset = new_offset
 
     def slot_of(self, frame: int) -> int:

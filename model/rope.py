@@ -17,10 +17,14 @@ def axis_dims(head_dim: int) -> tuple:
     return head_dim - 4 * c, 2 * c, 2 * c
 
 
+def axis_freqs(dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """[dim // 2] float64 frequencies theta^(-2j/dim) of an axis of `dim` real dims."""
+    return 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+
+
 def angle_table(max_pos: int, dim: int, theta: float = 10000.0) -> torch.Tensor:
     """[max_pos, dim // 2] float64 angles pos * theta^(-2j/dim)."""
-    freqs = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-    return torch.outer(torch.arange(max_pos, dtype=torch.float64), freqs)
+    return torch.outer(torch.arange(max_pos, dtype=torch.float64), axis_freqs(dim, theta))
 
 
 class Rope3D(nn.Module):
@@ -56,7 +60,7 @@ class Rope3D(nn.Module):
         n_frame = self.frame_cos.shape[1]
         half = n_frame + self.height_cos.shape[1] + self.width_cos.shape[1]
         ang = torch.zeros(half, dtype=torch.float64)
-        ang[:n_frame] = -float(delta) / 10000.0 ** (torch.arange(0, 2 * n_frame, 2, dtype=torch.float64) / (2 * n_frame))
+        ang[:n_frame] = -float(delta) * axis_freqs(2 * n_frame)
         return ang.cos().float().to(device), ang.sin().float().to(device)
 
 

@@ -21,7 +21,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import hydra
@@ -32,31 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.recipe import CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
 from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
-from scripts.generate import build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
+from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class EventClock:
-    """Marks on the device timeline; read only after the run (one sync at the end)."""
-
-    def __init__(self, device):
-        self.cuda = device.type == "cuda"
-        self.marks = []
-
-    def mark(self):
-        if self.cuda:
-            ev = torch.cuda.Event(enable_timing=True)
-            ev.record()
-            self.marks.append(ev)
-        else:
-            self.marks.append(time.perf_counter())
-
-    def laps_ms(self):
-        if self.cuda:
-            torch.cuda.synchronize()
-            return [a.elapsed_time(b) for a, b in zip(self.marks, self.marks[1:])]
-        return [(b - a) * 1e3 for a, b in zip(self.marks, self.marks[1:])]
 
 
 def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None, quant: str = "none",
@@ -78,9 +55,8 @@ def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     counters.clear()
-    clock, blocks, latents = EventClock(spec.device), [], []
     stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae is not None else None
-    clock.mark()
+    clock, blocks, latents = BlockTimer(spec.device), [], []
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)

@@ -229,29 +229,40 @@ def check_checkpoint(ck: DictConfig, preset: str) -> dict:
 
 
 class BlockTimer:
-    """Wall time of each block on the device: CUDA events on a GPU, the host clock on the CPU."""
+    """Marks on the device timeline: CUDA events on a GPU, the host clock on the CPU.
+
+    `lap()` marks and waits for the device to reach the mark: ms since the previous mark (live display;
+    keeps only the last mark). `mark()` does not wait; `laps_ms()` reads every interval at the end with
+    one sync (benchmarks: nothing syncs inside the timed run)."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
-        self.last = self._mark()
+        self.marks = []
+        self.mark()
 
-    def _mark(self):
+    def mark(self) -> None:
         if self.cuda:
             ev = torch.cuda.Event(enable_timing=True)
             ev.record()
-            return ev
-        return time.perf_counter()
+            self.marks.append(ev)
+        else:
+            self.marks.append(time.perf_counter())
+
+    def _ms(self, a, b) -> float:
+        return a.elapsed_time(b) if self.cuda else (b - a) * 1e3
 
     def lap(self) -> float:
-        """ms since the previous lap (waits for the device to reach this point)."""
-        now = self._mark()
+        self.mark()
         if self.cuda:
-            now.synchronize()
-            ms = self.last.elapsed_time(now)
-        else:
-            ms = (now - self.last) * 1e3
-        self.last = now
+            self.marks[-1].synchronize()
+        ms = self._ms(*self.marks[-2:])
+        self.marks = self.marks[-1:]
         return ms
+
+    def laps_ms(self) -> list:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return [self._ms(a, b) for a, b in zip(self.marks, self.marks[1:])]
 
 
 def summarize(blocks: list, gen: GenerationConfig) -> dict:
