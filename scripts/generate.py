@@ -265,6 +265,23 @@ class BlockTimer:
         return [self._ms(a, b) for a, b in zip(self.marks, self.marks[1:])]
 
 
+def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, warmup_s) -> dict:
+    """The part of timings.json every run writes: what ran where, and its block-time summary."""
+    F = spec.generation.num_frame_per_block
+    vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
+    return {
+        "device": torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else "cpu",
+        "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
+        "checkpoint": bool(spec.checkpoint), "attention": get_backend(), "compile": spec.compile.mode,
+        "quant": spec.quant.scheme, "seed": spec.seed, "setup_s": setup_s, "warmup_s": warmup_s,
+        "generation": OmegaConf.to_container(cfg.generation, resolve=True),
+        "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,
+        "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
+        **summarize(blocks, spec.generation),
+        "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
+    }
+
+
 def summarize(blocks: list, gen: GenerationConfig) -> dict:
     """Steady-state ms per latent frame and prompt-switch latencies (SPEC.md section 2)."""
     steady = [b["ms"] for i, b in enumerate(blocks)
@@ -431,18 +448,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             np.stack([to_uint8(f) for f in torch.cat(quality, dim=1)])).contiguous()
     save_tensors(out_dir, saved)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
     timings = {
-        "device": torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else "cpu",
-        "dtype": str(spec.dtype).removeprefix("torch."),
-        "model": cfg.model.preset, "checkpoint": bool(spec.checkpoint), "batch_size": spec.batch_size,
-        "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens, "attention": get_backend(),
-        "compile": spec.compile.mode, "quant": spec.quant.scheme, "setup_s": setup_s, "warmup_s": warmup_s,
-        "generation": OmegaConf.to_container(cfg.generation, resolve=True), "seed": spec.seed,
-        "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,
-        "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
-        **summarize(blocks, spec.generation),
-        "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
+        **run_summary(cfg, spec, blocks, setup_s, warmup_s),
+        "batch_size": spec.batch_size, "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens,
         "quality_frame_stride": stride,
         "video_frames": writers[0].num_frames if writers else 0,
         "blocks": blocks,

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import queue
-import statistics
 import sys
 import threading
 import time
@@ -29,10 +28,9 @@ from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.recipe import compile_vae, optimize, warm_up  # noqa: E402
-from model.attention import get_backend  # noqa: E402
 from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames  # noqa: E402
 from scripts.generate import (BlockTimer, NonFiniteError, _int, build_model, build_prompt_encoder,  # noqa: E402
-                              build_vae, check_writable, non_finite, save_tensors, seeded_noise, summarize,
+                              build_vae, check_writable, non_finite, save_tensors, run_summary, seeded_noise,
                               validate)
 from scripts.video import Mp4Writer, latency_plot, to_uint8  # noqa: E402
 
@@ -171,19 +169,11 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
 
     save_tensors(out_dir, {"latents": torch.cat(latents, dim=1).contiguous()} if latents else {})
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    vae_ms = [b["vae_ms"] for b in blocks]
     timings = {
-        "device": torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else "cpu",
-        "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
-        "checkpoint": bool(spec.checkpoint), "attention": get_backend(), "compile": spec.compile.mode,
-        "quant": spec.quant.scheme, "seed": spec.seed, "setup_s": setup_s, "warmup_s": warmup_s,
-        "generation": OmegaConf.to_container(cfg.generation, resolve=True),
+        **run_summary(cfg, spec, blocks, setup_s, warmup_s),
         "max_frames": max_frames, "num_frames": len(blocks) * F, "stopped": "error" if failure else stopped,
         "prompts": [{"first_frame": f, "text": t} for f, t in sorted(prompts.taken.items())
                     if f < len(blocks) * F or f == 0],
-        "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
-        **summarize(blocks, spec.generation),
-        "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
         "video_frames": writer.num_frames, "frames_dir": str(frames_dir),
         "blocks": blocks,
     }
