@@ -6,6 +6,8 @@ and returns [B, Lq, H, D]; each is traceable by torch.compile (SDPA natively, FA
 - `sdpa`: PyTorch picks the kernel (flash / efficient / cuDNN / math);
 - `sdpa_cudnn`: SDPA restricted to cuDNN attention (the fastest SDPA kernel on H100, SPEC.md section 3);
 - `fa3`: FlashAttention-3's Hopper forward (`pip install fa3-fwd`), BF16;
+- `fa3_fp8`: the same kernel in FP8 (e4m3): q, k, v cast per call with one dynamic scale per (sample,
+  head), the softmax probabilities in FP8 inside the kernel, output BF16 (quality: quant issue, the log);
 - `flash_attn`: the `flash-attn` package (FlashAttention-2; the optional `flash` extra);
 - `flex`: FlexAttention without a mask (fused only inside torch.compile; eager runs it unfused);
 - `math`: plain float32 softmax attention, the yardstick.
@@ -32,6 +34,25 @@ def _fa3(q, k, v):
     return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5)[0]
 
 
+FP8_MAX = 448.0        # largest finite float8_e4m3fn
+
+
+def fp8_per_head(x):
+    """x [B, L, H, D] -> (x / scale in float8_e4m3fn, scale [B, H] float32): one scale per sample and head,
+    amax / 448, so the largest element lands on e4m3's largest finite value."""
+    amax = x.abs().amax(dim=(1, 3)).float().clamp_min(1e-12)               # [B, H]
+    scale = amax / FP8_MAX
+    return (x.float() / scale[:, None, :, None]).to(torch.float8_e4m3fn), scale
+
+
+def _fa3_fp8(q, k, v):
+    from fa3_fwd_interface import _flash_attn_forward
+    (q8, qs), (k8, ks), (v8, vs) = fp8_per_head(q), fp8_per_head(k), fp8_per_head(v)
+    out = _flash_attn_forward(q8, k8, v8, q_descale=qs, k_descale=ks, v_descale=vs,
+                              softmax_scale=q.shape[-1] ** -0.5)[0]
+    return out.to(q.dtype)
+
+
 def _flash_attn(q, k, v):
     from flash_attn import flash_attn_func
     return flash_attn_func(q, k, v, softmax_scale=q.shape[-1] ** -0.5)
@@ -42,24 +63,41 @@ def _flex(q, k, v):
     return flex_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
 
 
+UNAVAILABLE: dict = {}     # backend name -> why this machine cannot run it (for the error message)
+
+
 def register_optional_backends() -> list:
     """Register the backends this machine can run; returns their names."""
     register_backend("flex", _flex)
     names = ["flex"]
+    for name in ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn"):
+        UNAVAILABLE.setdefault(name, "needs a CUDA GPU")
     if torch.cuda.is_available():
+        UNAVAILABLE.pop("sdpa_cudnn")
         register_backend("sdpa_cudnn", _sdpa_cudnn)
         names.append("sdpa_cudnn")
         try:
             import fa3_fwd_interface  # noqa: F401
             register_backend("fa3", _fa3)
             names.append("fa3")
+            UNAVAILABLE.pop("fa3")
+            if torch.cuda.get_device_capability() >= (9, 0):     # FA3's FP8 forward is Hopper-only
+                register_backend("fa3_fp8", _fa3_fp8)
+                names.append("fa3_fp8")
+                UNAVAILABLE.pop("fa3_fp8")
+            else:
+                UNAVAILABLE["fa3_fp8"] = (f"needs a Hopper GPU (compute capability 9.0), not "
+                                          f"{torch.cuda.get_device_name()}")
         except ImportError as e:
+            UNAVAILABLE["fa3"] = UNAVAILABLE["fa3_fp8"] = f"needs the fa3-fwd wheel ({e})"
             log.info("attention backend fa3 unavailable: %s", e)
         try:
             import flash_attn  # noqa: F401
             register_backend("flash_attn", _flash_attn)
             names.append("flash_attn")
+            UNAVAILABLE.pop("flash_attn")
         except ImportError as e:
+            UNAVAILABLE["flash_attn"] = f"needs the flash-attn package, the `flash` extra ({e})"
             log.info("attention backend flash_attn unavailable: %s", e)
     return names
 
@@ -111,7 +149,9 @@ def choose(name: str, device: torch.device) -> str:
         if device.type != "cuda":
             name = "sdpa"
         else:
-            name, _ = probe(["sdpa", "sdpa_cudnn", "fa3", "flash_attn"])
+            name, _ = probe(["sdpa", "sdpa_cudnn", "fa3", "flash_attn"])     # exact backends only, not FP8
+    if name in UNAVAILABLE and name not in available_backends():
+        raise ValueError(f"attention={name} cannot run here: it {UNAVAILABLE[name]}; use attention=sdpa or auto")
     set_backend(name)
     return name
 

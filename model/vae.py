@@ -227,6 +227,7 @@ class WanVAEDecoder(nn.Module):
     def __init__(self, cfg: VAEConfig = VAEConfig()):
         super().__init__()
         self.cfg = cfg
+        self.channels_last = False               # activations and conv weights in NDHWC (see to_channels_last)
         self.conv2 = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
         self.decoder = Decoder3d(cfg)
         for name, module in self.named_modules():
@@ -237,6 +238,17 @@ class WanVAEDecoder(nn.Module):
     def dtype(self):
         return self.conv2.weight.dtype
 
+    def to_channels_last(self) -> "WanVAEDecoder":
+        """Keep conv weights and activations channels-last (NDHWC, NHWC for the per-frame 2-D convs):
+        cuDNN's fastest convolution kernels on Hopper read this layout, and the elementwise ops keep it.
+        Same values as the default layout (convolution sums in another order: float rounding only)."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv3d, nn.Conv2d)):
+                fmt = torch.channels_last_3d if m.weight.ndim == 5 else torch.channels_last
+                m.weight.data = m.weight.data.contiguous(memory_format=fmt)
+        self.channels_last = True
+        return self
+
     def cached_convs(self):
         """(name, conv) of every conv that keeps history: Wan2.1 has 32 (the 1x1x1 convs keep none)."""
         return [(n, m) for n, m in self.named_modules() if isinstance(m, CausalConv3d) and m.time_pad]
@@ -246,8 +258,10 @@ class WanVAEDecoder(nn.Module):
         h, w = latent_hw
         dtype = dtype or self.dtype
         device = device or self.conv2.weight.device
+        fmt = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         caches = {n: torch.zeros(batch, m.in_channels, CACHE_FRAMES, h * m.hw_scale, w * m.hw_scale,
-                                 dtype=dtype, device=device) for n, m in self.cached_convs()}
+                                 dtype=dtype, device=device).contiguous(memory_format=fmt)
+                  for n, m in self.cached_convs()}
         return VAEStream(caches, batch, (h, w))
 
     def unnormalize(self, z):
@@ -261,6 +275,8 @@ class WanVAEDecoder(nn.Module):
         """The tensor function of one pass (what to compile): normalised latents z [B, F, z_dim, h, w] ->
         float32 pixels [B, Fv, 3, 8h, 8w] in [-1, 1]. caches None decodes z as a whole video at once."""
         x = z.to(self.dtype).permute(0, 2, 1, 3, 4)           # (B, C, F, h, w)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         x = self.decoder(self.conv2(self.unnormalize(x)), caches, first)
         return x.permute(0, 2, 1, 3, 4).float().clamp(-1, 1)  # (B, Fv, 3, H, W)
 

@@ -8,13 +8,16 @@ prompts and noise) after a warm-up that meets every shape of the run (compile/re
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
 `compile` group choice (none, default, max_autotune, max_autotune_no_cudagraphs); ATTENTION a backend
 (sdpa, sdpa_cudnn, fa3, flash_attn, flex, math); QUANT a `quant` scheme (default none).
-Compiled or quantized paths work on a copy of the model. Block time is measured with
+Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
+peak memory (`peak_mem_gib`: the timed run; `warmup_peak_mem_gib`: compile and warm-up) is that
+path's own. Block time is measured with
 CUDA events from the end of one block to the end of the next (re-cache included); nothing syncs
 inside a block. Recompiles and graph breaks are counted over the timed run. Writes one JSON row per
 path to `out_dir` and prints a table last. Random weights: timings are real, outputs carry no meaning.
 """
 import copy
 import datetime
+import gc
 import json
 import os
 import platform
@@ -36,22 +39,28 @@ from scripts.generate import BlockTimer, build_model, build_vae, encode_schedule
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae=None, quant: str = "none",
+def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str, vae_cpu=None, quant: str = "none",
               vae_per_frame: bool = False):
-    """Warm up (compiling every shape), then time the run; with `vae`, each block is decoded as it
-    streams and timed apart. Returns the row's measurements."""
+    """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
+    `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
+    the weights on the device, so its peak memory is its own. Returns the row's measurements."""
     from torch._dynamo.utils import counters
     cfg = CompileConfig(mode=mode, attention=attention)
-    if mode != "none" or quant != "none":
-        model = copy.deepcopy(model)
-    if mode != "none":
-        vae = compile_vae(copy.deepcopy(vae), cfg) if vae is not None else None
-        torch._dynamo.reset()
+    cuda = spec.device.type == "cuda"
+    torch._dynamo.reset()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    model = copy.deepcopy(model_cpu).to(spec.device)
+    vae = copy.deepcopy(vae_cpu).to(spec.device) if vae_cpu is not None else None
+    if vae is not None and mode != "none":
+        vae = compile_vae(vae, cfg)
     optimize(model, cfg, QuantConfig(quant))
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
     warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)    # compiles every shape
     compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)  # minus, warm
-    if spec.device.type == "cuda":
+    warmup_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+    if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     counters.clear()
@@ -70,13 +79,18 @@ def time_path(spec, model, schedules, cache: str, mode: str, attention: str, vae
         b["ms"] = laps[step * i]
         if vae is not None:
             b["vae_ms"] = laps[step * i + 1]
-    return {
-        "blocks": blocks, "latents": torch.cat(latents, dim=1).float(),
-        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if spec.device.type == "cuda" else None,
+    result = {
+        "blocks": blocks, "latents": torch.cat(latents, dim=1).float().cpu(),
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,    # the timed run
+        "warmup_peak_mem_gib": warmup_peak,                                              # compile + warm-up
         "recompiles": int(counters["stats"]["unique_graphs"]),
         "graph_breaks": int(sum(counters["graph_break"].values())),
         "compile_s": compile_s, "warmup_s": warmup_s,
     }
+    del pipe, model, vae, stream, latents
+    gc.collect()
+    torch._dynamo.reset()
+    return result
 
 
 def git_commit() -> str:
@@ -100,14 +114,18 @@ def spread(xs):
 def main(cfg: DictConfig) -> None:
     spec = validate(cfg)
     torch.set_grad_enabled(False)
-    model = build_model(spec)
+    model_cpu = build_model(spec).cpu()          # each path copies it to the device (time_path)
     schedules = encode_schedules(spec)
     F = spec.generation.num_frame_per_block
     device_name = torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else (platform.processor() or "cpu")
     out_dir = ROOT / cfg.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
-    vae = build_vae(spec) if cfg.vae else None
+    vae_cpu = None
+    if cfg.vae:
+        vae_cpu = build_vae(spec).cpu()
+        if cfg.vae_channels_last:
+            vae_cpu.to_channels_last()
     rows, outputs = [], {}
     parsed = []
     for path in cfg.paths:
@@ -116,7 +134,7 @@ def main(cfg: DictConfig) -> None:
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
         parsed.append((path, cache, mode, attention, quant))
     for path, cache, mode, attention, quant in parsed:
-        m = time_path(spec, model, schedules, cache, mode, attention, vae, quant, bool(cfg.vae_per_frame))
+        m = time_path(spec, model_cpu, schedules, cache, mode, attention, vae_cpu, quant, bool(cfg.vae_per_frame))
         outputs[path] = m.pop("latents")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
@@ -137,6 +155,7 @@ def main(cfg: DictConfig) -> None:
             "steady_spread": spread(steady), "steady_blocks": s["steady_blocks"],
             "switch_latency_ms": s["switch_latency_ms_median"], "switch_latency_all_ms": s["switch_latency_ms"],
             "vae_ms_per_latent_frame": statistics.median(vae_frame) if vae_frame else None,
+            "vae_per_frame": bool(cfg.vae_per_frame), "vae_channels_last": bool(cfg.vae_channels_last),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             **m,

@@ -72,6 +72,17 @@ def test_per_frame_blocks_are_decode_exactly():
     assert torch.equal(video, dec.decode(z))
 
 
+def test_channels_last_decodes_the_same_video():
+    dec, z = tiny(), latents(7, seed=4)
+    fast = WanVAEDecoder(TINY).eval()
+    fast.load_state_dict(dec.state_dict())
+    fast.to_channels_last()
+    assert fast.decoder.conv1.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    state = fast.new_stream(1, HW)
+    assert all(b.is_contiguous(memory_format=torch.channels_last_3d) for b in state.caches.values())
+    assert_close(stream(fast, z, [1, 3, 3])[0], dec.decode(z), atol=1e-5, rtol=1e-5)
+
+
 def test_one_pass_over_the_whole_video_equals_decode():
     """decoder(z) without caches: every causal conv zero-pads the whole sequence (no cache at all)."""
     dec, z = tiny(), latents(6, seed=2)
@@ -415,3 +426,11 @@ def test_cuda_stream_and_compiled_pass(monkeypatch):
             assert diff.max() < 1e-4
         else:
             assert diff.mean() < 1e-2 and diff.max() < 0.25
+    last = WanVAEDecoder(TINY).eval()                     # channels-last: cuDNN keeps NDHWC through the decoder
+    last.load_state_dict(tiny().state_dict())
+    last.to("cuda", torch.bfloat16).to_channels_last()
+    layouts = []
+    last.decoder.upsamples[-1].register_forward_hook(
+        lambda m, i, o: layouts.append(o.is_contiguous(memory_format=torch.channels_last_3d)))
+    assert_close(stream(last, z, [1, 3, 3])[0], dec.decode(z), atol=2e-2, rtol=0)
+    assert layouts and all(layouts)

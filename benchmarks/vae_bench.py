@@ -1,0 +1,102 @@
+"""Streaming VAE decode variants side by side (one process, one GPU): layout, pass size, compile.
+
+    python benchmarks/vae_bench.py [--blocks 12] [--compile] [--out DIR]
+
+Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by block (3 latent frames,
+12 video frames per block after the first). Variants: NCDHW (default) or channels-last (NDHWC,
+`WanVAEDecoder.to_channels_last`); one pass per block or one per latent frame (`per_frame`); eager or
+torch.compile (fullgraph, as compile/recipe.py compiles it). Per variant: median ms per latent frame
+over the blocks after the first two (CUDA events around each block), the peak memory above the
+weights during the timed blocks, and the max abs difference of its video from the first variant's.
+Writes vae_bench.json to --out and prints a table last.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model.vae import VAE_PRESETS, WanVAEDecoder  # noqa: E402
+
+HW, F = (60, 104), 3
+
+
+def run_variant(base_sd, z, channels_last, per_frame, compiled):
+    with torch.device("meta"):
+        vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
+    vae.load_state_dict(base_sd, assign=True)
+    vae = vae.cuda().eval().requires_grad_(False)
+    if channels_last:
+        vae.to_channels_last()
+    t0 = time.perf_counter()
+    if compiled:
+        torch._dynamo.reset()
+        vae.compile(fullgraph=True, dynamic=False)
+    weights = torch.cuda.memory_allocated()
+    state = vae.new_stream(1, HW)
+    blocks, times, outs = z.shape[1] // F, [], []
+    with torch.no_grad():
+        for i in range(blocks):
+            if i == 2:
+                torch.cuda.synchronize()
+                warm_s = time.perf_counter() - t0
+                torch.cuda.reset_peak_memory_stats()
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            out = vae.decode_block(z[:, i * F:(i + 1) * F], state, per_frame=per_frame)
+            e.record()
+            outs.append(out[:, -1].cpu())        # one frame per block for the comparison
+            times.append((s, e))
+    torch.cuda.synchronize()
+    ms = [s.elapsed_time(e) / F for s, e in times[2:]]
+    peak = (torch.cuda.max_memory_allocated() - weights) / 2**30
+    del vae, state
+    torch.cuda.empty_cache()
+    return {"ms_per_latent_frame": statistics.median(ms), "min": min(ms), "max": max(ms),
+            "peak_above_weights_gib": peak, "first_two_blocks_s": warm_s}, torch.stack(outs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--blocks", type=int, default=12)
+    ap.add_argument("--compile", action="store_true", help="also time compiled variants (about a minute each)")
+    ap.add_argument("--only", default=None, help="variants as LAYOUT:PASS:MODE,... e.g. cl:frame:compiled")
+    ap.add_argument("--out", default="benchmarks/results")
+    args = ap.parse_args()
+    torch.backends.cudnn.benchmark = False
+    base = WanVAEDecoder(VAE_PRESETS["wan2_1"]).init_random(torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    sd = base.state_dict()
+    z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
+    variants = [(False, False, False), (True, False, False), (False, True, False), (True, True, False)]
+    if args.compile:
+        variants += [(False, False, True), (True, False, True), (True, True, True)]
+    if args.only:
+        variants = [(a == "cl", b == "frame", c == "compiled") for a, b, c in
+                    (v.split(":") for v in args.only.split(","))]
+    rows, first = [], None
+    for cl, pf, comp in variants:
+        r, video = run_variant(sd, z, cl, pf, comp)
+        first = video if first is None else first
+        r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp,
+                  "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
+        rows.append(r)
+        print(r, flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "latent_hw": HW,
+              "blocks": args.blocks, "rows": rows}
+    (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
+    print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
+    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} "
+          f"{'diff':>8}")
+    for r in rows:
+        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {r['ms_per_latent_frame']:12.1f} "
+              f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
+
+
+if __name__ == "__main__":
+    main()
