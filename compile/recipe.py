@@ -4,6 +4,8 @@
     2. quantization               (quant/schemes.py: torchao, before compiling)
     3. compiler flags             (inductor cache directory, recompile limit)
     4. torch.compile(fullgraph=True) of ONE transformer block's code, reused by all blocks
+    5. (optional, `cuda_graphs`) the pipeline's model call replayed from one CUDA graph per call shape
+       over the whole forward (cudagraph.py; `use_cuda_graphs`)
 
 Regional compilation: every `AttentionBlock` is compiled with the same code, and Dynamo treats the
 blocks' parameters and the per-layer cache views as graph inputs, so the 30 blocks share one graph
@@ -40,10 +42,47 @@ class CompileConfig:
     cache_dir: Optional[str] = None       # inductor/FX cache; a second run with the same dir starts warm
     recompile_limit: int = 32             # per code object; a run needs ~10 shapes (fill levels, re-caches)
     backend: str = "inductor"             # "eager" / "aot_eager" trace without generating kernels (debugging, tests)
+    cuda_graphs: bool = False             # one CUDA graph per call shape over the whole forward (cudagraph.py)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
+        if self.cuda_graphs and self.mode == "max_autotune":
+            raise ValueError("compile.cuda_graphs=true with compile.mode=max_autotune: Inductor's own CUDA graphs "
+                             "and ours would nest; use mode default (or max_autotune_no_cudagraphs) with cuda_graphs")
+
+    def check_device(self, device: torch.device) -> None:
+        """Refuse, before any work, what this device cannot do."""
+        if self.cuda_graphs and device.type != "cuda":
+            raise ValueError(f"compile.cuda_graphs=true needs a CUDA device, not {device}; "
+                             "set compile.cuda_graphs=false (or compile=default)")
+
+    @classmethod
+    def from_choice(cls, choice: str, attention: str = "sdpa", **kwargs) -> "CompileConfig":
+        """A `compile` group choice name (conf/compile/*.yaml) -> its config."""
+        if choice not in CHOICES:
+            raise ValueError(f"compile choice {choice!r} is not one of {sorted(CHOICES)}")
+        mode, graphs = CHOICES[choice]
+        return cls(mode=mode, attention=attention, cuda_graphs=graphs, **kwargs)
+
+
+# conf/compile/*.yaml: choice -> (mode, cuda_graphs)
+CHOICES = {"none": ("none", False), "none_cudagraphs": ("none", True), "default": ("default", False),
+           "default_cudagraphs": ("default", True), "max_autotune": ("max_autotune", False),
+           "max_autotune_no_cudagraphs": ("max_autotune_no_cudagraphs", False)}
+
+
+def use_cuda_graphs(pipeline, cfg: CompileConfig):
+    """Step 5 of the recipe: replay the pipeline's model calls from CUDA graphs when `cfg.cuda_graphs`."""
+    if not cfg.cuda_graphs:
+        return pipeline
+    from model.kv_cache import RingKVCache
+    from .cudagraph import GraphedForward
+    cfg.check_device(pipeline.device)
+    if not isinstance(pipeline.cache, RingKVCache):
+        raise ValueError("compile.cuda_graphs needs the ring cache (the reference cache keeps Python state)")
+    pipeline.call = GraphedForward(pipeline._call)
+    return pipeline
 
 
 def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):

@@ -127,6 +127,8 @@ class StreamingPipeline:
             raise ValueError(f"model.rope_max_frames={cfg.rope_max_frames} must hold a window plus a block "
                              f"({gen.local_attn_size + gen.num_frame_per_block} frames)")
         self.cross = CrossAttnCache(*dims, cfg.text_len, *heads, self.dtype, self.device)
+        # the model call of every forward; compile/cudagraph.py may replace it by CUDA-graph replays
+        self.call = self._call
         # clean latents of the last `local_attn_size` frames: the re-cache input (frame f at f % local)
         self.history = torch.zeros((batch_size, gen.local_attn_size, cfg.in_dim, h, w),
                                    dtype=self.dtype, device=self.device)
@@ -229,20 +231,20 @@ class StreamingPipeline:
                 idx = torch.arange(rc.first_frame, rc.first_frame + rc.num_frames, device=self.device) % local
                 x = self.history.index_select(1, idx)
                 t = sampler.context_timestep.expand(B, rc.num_frames)
-                flow = self._call(x, t, rc.plan)
+                flow = self.call(x, t, rc.plan)
                 record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma)
 
             x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
             for k in range(sampler.num_steps):
                 t = sampler.timesteps[k].expand(B, F)
-                flow = self._call(x, t, self.cache.plan_block(s, F))
+                flow = self.call(x, t, self.cache.plan_block(s, F))
                 x0 = sampler.x0_from_flow(x, flow, sampler.sigmas[k])
                 record("denoise", blk, k, s, x, t, flow, sampler.sigmas[k])
                 if k + 1 < sampler.num_steps:
                     eps = noise.renoise(s, F).to(device=self.device, dtype=self.dtype)
                     x = sampler.add_noise(x0, eps, sampler.sigmas[k + 1])
             t = sampler.context_timestep.expand(B, F)
-            flow = self._call(x0, t, self.cache.plan_block(s, F))
+            flow = self.call(x0, t, self.cache.plan_block(s, F))
             record("context", blk, None, s, x0, t, flow, sampler.context_sigma)
             self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
             yield Block(blk, s, x0, tuple(sorted(switch)))

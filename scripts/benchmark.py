@@ -6,8 +6,9 @@
 Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT]" and runs the same configuration (same weights,
 prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
-`compile` group choice (none, default, max_autotune, max_autotune_no_cudagraphs); ATTENTION a backend
-(sdpa, sdpa_cudnn, fa3, flash_attn, flex, math); QUANT a `quant` scheme (default none).
+`compile` group choice (none, default, default_cudagraphs, none_cudagraphs, max_autotune,
+max_autotune_no_cudagraphs); ATTENTION a backend (sdpa, sdpa_cudnn, fa3, fa3_fp8, flash_attn, flex,
+math); QUANT a `quant` scheme (default none).
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: the timed run; `warmup_peak_mem_gib`: compile and warm-up) is that
 path's own. Block time is measured with
@@ -18,7 +19,9 @@ path to `out_dir` and prints a table last. Random weights: timings are real, out
 import copy
 import datetime
 import gc
+import math
 import json
+import logging
 import os
 import platform
 import statistics
@@ -31,12 +34,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
+from compile.recipe import CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from quant.schemes import QuantConfig, check_supported  # noqa: E402
+from model.memory import estimate  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
+from model.vae import VAE_PRESETS  # noqa: E402
 from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("longlive_fast")
 
 
 def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str, vae_cpu=None, quant: str = "none",
@@ -45,7 +51,7 @@ def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str,
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
     the weights on the device, so its peak memory is its own. Returns the row's measurements."""
     from torch._dynamo.utils import counters
-    cfg = CompileConfig(mode=mode, attention=attention)
+    cfg = CompileConfig.from_choice(mode, attention)
     cuda = spec.device.type == "cuda"
     torch._dynamo.reset()
     if cuda:
@@ -53,10 +59,10 @@ def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str,
         torch.cuda.reset_peak_memory_stats()
     model = copy.deepcopy(model_cpu).to(spec.device)
     vae = copy.deepcopy(vae_cpu).to(spec.device) if vae_cpu is not None else None
-    if vae is not None and mode != "none":
+    if vae is not None and cfg.mode != "none":
         vae = compile_vae(vae, cfg)
     optimize(model, cfg, QuantConfig(quant))
-    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache)
+    pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache), cfg)
     warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)    # compiles every shape
     compile_s = warmup_s - warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)  # minus, warm
     warmup_peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
@@ -93,11 +99,18 @@ def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str,
     return result
 
 
+def sqnr_db(ref: torch.Tensor, out: torch.Tensor) -> float:
+    """Signal-to-quantization-noise ratio of `out` against `ref` in dB (inf when equal)."""
+    noise = (out.float() - ref.float()).pow(2).mean().item()
+    return float("inf") if noise == 0 else 10 * math.log10(ref.float().pow(2).mean().item() / noise)
+
+
 def git_commit() -> str:
+    """LONGLIVE_COMMIT if set (a device copy's .git may not be this tree's), else `git describe --dirty`."""
     if os.environ.get("LONGLIVE_COMMIT"):
         return os.environ["LONGLIVE_COMMIT"]
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -112,6 +125,19 @@ def spread(xs):
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    try:
+        bench(cfg)
+    except ValueError as e:
+        log.error("error: %s", e)
+        if HydraConfig.get().mode != RunMode.MULTIRUN:     # in a sweep, a bad combination skips that job only
+            sys.exit(2)
+
+
+def bench(cfg: DictConfig) -> None:
+    if cfg.prompts.get("samples") and len(cfg.prompts.samples) > cfg.batch_size:    # a batch file for several sizes
+        cfg.prompts.samples = OmegaConf.to_container(cfg.prompts.samples)[:cfg.batch_size]
     spec = validate(cfg)
     torch.set_grad_enabled(False)
     model_cpu = build_model(spec).cpu()          # each path copies it to the device (time_path)
@@ -132,9 +158,20 @@ def main(cfg: DictConfig) -> None:
         cache, mode, attention, *rest = path.split(":")
         quant = rest[0] if rest else "none"
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
+        CompileConfig.from_choice(mode, attention).check_device(spec.device)
         parsed.append((path, cache, mode, attention, quant))
     for path, cache, mode, attention, quant in parsed:
-        m = time_path(spec, model_cpu, schedules, cache, mode, attention, vae_cpu, quant, bool(cfg.vae_per_frame))
+        try:
+            m = time_path(spec, model_cpu, schedules, cache, mode, attention, vae_cpu, quant, bool(cfg.vae_per_frame))
+        except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
+            log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
+            gc.collect()
+            torch._dynamo.reset()
+            if spec.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if not rows:
+                raise
+            continue
         outputs[path] = m.pop("latents")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
@@ -146,8 +183,11 @@ def main(cfg: DictConfig) -> None:
         vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
         e2e = [(b["ms"] + b["vae_ms"]) / F for b in blocks
                if "vae_ms" in b and b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
+        plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
+                        vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
+                        compiled_vae=CompileConfig.from_choice(mode).mode != "none")
         rows.append({
-            "path": path, "cache": cache, "device": device_name,
+            "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
             "quant": quant, "attention": attention, "compile": mode, "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
@@ -165,8 +205,7 @@ def main(cfg: DictConfig) -> None:
             "command": " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
             "config": OmegaConf.to_container(cfg, resolve=True),
         })
-    base = rows[0]
-    for r in rows:
+        r, base = rows[-1], rows[0]          # the row is complete and written now: a later path may not finish
         if r["steady_ms_per_latent_frame"]:
             # all samples advance in lockstep: each stream sees this latency; 4 video frames per latent frame
             r["aggregate_video_fps"] = spec.batch_size * 4 * 1000 / r["steady_ms_per_latent_frame"]
@@ -175,9 +214,17 @@ def main(cfg: DictConfig) -> None:
             if base["compile"] == "none" and base["quant"] == "none":      # the first path is the eager reference
                 r["speedup_vs_eager"] = r["speedup_vs_first_path"]
         a, b = outputs[base["path"]], outputs[r["path"]]
+        if len(outputs) > 1:
+            del outputs[r["path"]]                              # keep only the first path's latents
         r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
+        F = spec.generation.num_frame_per_block
+        r["latent_sqnr_db_vs_first_path"] = sqnr_db(a, b)
+        r["worst_block_sqnr_db_vs_first_path"] = min(sqnr_db(a[:, i:i + F], b[:, i:i + F])
+                                                     for i in range(0, a.shape[1], F))
         name = r["path"].replace(":", "_")
-        (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}.json").write_text(json.dumps(r, indent=1))
+        gen = spec.generation
+        (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))
+    base = rows[0]
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
           f"{rows[0]['dtype']}; speed-up and rel. L2 against the first path ({base['path']})")
     print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'VAE ms/fr':>9} {'e2e':>6} "

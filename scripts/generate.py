@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import hydra
@@ -27,9 +27,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import MODES, CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
+from compile.recipe import MODES, CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
+from model.memory import MemoryPlan, check_fits, estimate  # noqa: E402
 from model.noise import SeededNoise  # noqa: E402
 from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames, switch_block_starts  # noqa: E402
 from model.vae import VAE_PRESETS, WanVAEDecoder, load_vae_decoder  # noqa: E402
@@ -45,7 +46,7 @@ VAE_FILE = "Wan2.1_VAE.pth"
 T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
 TOKENIZER_DIR = "google/umt5-xxl"
 TRAINED_SIZE = (480, 832)
-ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "flash_attn", "flex", "math")
+ATTENTION = ("auto", "sdpa", "sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn", "flex", "math")
 
 
 @dataclass
@@ -68,6 +69,8 @@ class RunSpec:
     quant: QuantConfig
     video: bool                 # decode and write the mp4
     fps: int
+    memory_check: bool = True   # refuse, before building, a run whose estimated peak exceeds the GPU
+    vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
 
 
 def _int(value, field: str) -> int:
@@ -184,8 +187,11 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"compile: {cfg.compile.mode!r} is not one of {sorted(MODES)}")
     if cfg.attention.backend not in ATTENTION:
         raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
-    if cfg.attention.backend in ("sdpa_cudnn", "fa3", "flash_attn") and device.type != "cuda":
+    if cfg.attention.backend in ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn") and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
+    compile_cfg = CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend, cache_dir=cfg.compile.cache_dir,
+                                cuda_graphs=bool(cfg.compile.get("cuda_graphs", False)))
+    compile_cfg.check_device(device)
     quant = QuantConfig(scheme=cfg.quant.scheme, exclude=tuple(cfg.quant.exclude))
     check_supported(quant.scheme, device)
     checkpoint = check_checkpoint(cfg.checkpoint, cfg.model.preset)
@@ -195,9 +201,9 @@ def validate(cfg: DictConfig) -> RunSpec:
     return RunSpec(model_cfg, gen, (height // VAE_STRIDE, width // VAE_STRIDE), num_frames, batch, seed,
                    _int(cfg.model.init_seed, "model.init_seed"), device, resolve_dtype(cfg.dtype, device),
                    [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae, checkpoint,
-                   CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend,
-                                 cache_dir=cfg.compile.cache_dir),
-                   quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"))
+                   compile_cfg,
+                   quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
+                   bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -265,7 +271,37 @@ class BlockTimer:
         return [self._ms(a, b) for a, b in zip(self.marks, self.marks[1:])]
 
 
-def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, warmup_s) -> dict:
+def plan_memory(spec: RunSpec, cfg: DictConfig, live: bool = False) -> MemoryPlan:
+    """The run's estimated peak memory (model/memory.py), before anything is built: logged, and on a GPU
+    a ValueError when it exceeds the card's memory less 0.5 GiB for the CUDA context (unless
+    memory_check=false). `live` keeps the text encoder resident and encodes one prompt at a time."""
+    from model.umt5 import UMT5_TINY, UMT5_XXL
+    real = bool(spec.checkpoint)
+    F = spec.generation.num_frame_per_block
+    anywhere = live or spec.compile.mode != "none"      # live prompts; the warm-up re-caches at every start
+    switches = None if anywhere else [s for sw in spec.switch_frames
+                                      for s in switch_block_starts(sw, spec.num_frames, F)]
+    plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype,
+                    quant=spec.quant.scheme, quant_exclude=spec.quant.exclude, vae=spec.video,
+                    vae_per_frame=bool(cfg.output.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
+                    text_encoder=UMT5_XXL if real else replace(UMT5_TINY, dim=spec.model.text_dim),
+                    text_encoder_dtype=spec.dtype if real else torch.float32, text_encoder_resident=live,
+                    prompts_per_encode=1 if live else max(len(t) for t in spec.texts), switch_starts=switches,
+                    compiled_vae=spec.compile.mode != "none")
+    log.info("memory: %s", plan.summary())
+    if spec.device.type == "cuda" and spec.memory_check:
+        props = torch.cuda.get_device_properties(spec.device)
+        fixes = [f for f, applies in (
+            ("a lower batch_size", spec.batch_size > 1),
+            ("output.vae_per_frame=true", spec.video and not cfg.output.vae_per_frame),
+            ("quant=fp8dq_row or int8wo", spec.quant.scheme == "none"),
+            ("output.video=false", spec.video and not live)) if applies]
+        check_fits(plan, props.total_memory, props.name, fixes)
+    return plan
+
+
+def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, warmup_s,
+                plan: MemoryPlan = None) -> dict:
     """The part of timings.json every run writes: what ran where, and its block-time summary."""
     F = spec.generation.num_frame_per_block
     vae_ms = [b["vae_ms"] for b in blocks if "vae_ms" in b]
@@ -276,6 +312,7 @@ def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, wa
         "quant": spec.quant.scheme, "seed": spec.seed, "setup_s": setup_s, "warmup_s": warmup_s,
         "generation": OmegaConf.to_container(cfg.generation, resolve=True),
         "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,
+        "estimated_peak_gib": plan.total_gib if plan else None,
         "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
         **summarize(blocks, spec.generation),
         "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
@@ -309,12 +346,15 @@ def build_model(spec: RunSpec) -> CausalWanModel:
 
 
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
-    """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights."""
+    """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
+    channels-last when `output.vae_channels_last`."""
     if spec.checkpoint:
-        return load_vae_decoder(Path(spec.checkpoint["wan_dir"]) / VAE_FILE, VAE_PRESETS[spec.vae],
-                                spec.dtype, spec.device)
-    vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
-    return vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
+        vae = load_vae_decoder(Path(spec.checkpoint["wan_dir"]) / VAE_FILE, VAE_PRESETS[spec.vae],
+                               spec.dtype, spec.device)
+    else:
+        vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
+        vae = vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
+    return vae.to_channels_last() if spec.vae_channels_last else vae
 
 
 def build_prompt_encoder(spec: RunSpec):
@@ -382,6 +422,7 @@ def check_writable(out_dir: Path) -> None:
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     spec = validate(cfg)
     check_writable(out_dir)
+    plan = plan_memory(spec, cfg)
     if not spec.checkpoint:
         log.info("no checkpoint: DiT, VAE and text encoder have random weights (seed %d); the video is noise "
                  "and proves the pipeline, not the model", spec.init_seed)
@@ -390,7 +431,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     schedules = encode_schedules(spec)
     model = optimize(build_model(spec), spec.compile, spec.quant)
     vae = compile_vae(build_vae(spec), spec.compile) if spec.video else None
-    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
+    pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw), spec.compile)
     setup_s = time.perf_counter() - t0
     log.info("model %s on %s in %s: %d tokens per latent frame, attention %s, quant %s, setup %.1f s",
              cfg.model.preset, spec.device, str(spec.dtype).removeprefix("torch."), pipe.frame_tokens,
@@ -407,7 +448,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     if spec.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(spec.device)
     names = ["video.mp4"] if spec.batch_size == 1 else [f"video_{i}.mp4" for i in range(spec.batch_size)]
-    failure = None
+    failure, first_frame_s = None, None
     with ExitStack() as stack:
         writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if vae else []
         stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae else None
@@ -431,6 +472,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                     writer.write(sample)
                 if stride:                                             # every stride-th video frame, for PSNR
                     quality.append(frames[:, ::stride].cpu())
+            if not blocks:          # warm start: from building the model to the first decoded block
+                first_frame_s = time.perf_counter() - t0
             blocks.append(row)
             e2e = row["ms"] + row.get("vae_ms", 0.0)
             bar.set_postfix_str(f"{row['ms'] / F:.1f} ms/latent frame DiT, {e2e / F:.1f} with VAE")
@@ -449,9 +492,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     save_tensors(out_dir, saved)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     timings = {
-        **run_summary(cfg, spec, blocks, setup_s, warmup_s),
+        **run_summary(cfg, spec, blocks, setup_s, warmup_s, plan),
         "batch_size": spec.batch_size, "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens,
-        "quality_frame_stride": stride,
+        "quality_frame_stride": stride, "first_frame_s": first_frame_s,
         "video_frames": writers[0].num_frames if writers else 0,
         "blocks": blocks,
     }

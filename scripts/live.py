@@ -6,16 +6,19 @@
 The first prompt is prompts.texts[0]. A line is encoded when it arrives (between blocks, a reader
 thread queues it) and takes over at the next block start with the re-cache, exactly as a scheduled
 switch; lines that arrive together take successive block starts, in order. Empty lines are ignored;
-`quit` stops after the block in progress; at the end of input generation goes on up to live.max_frames.
-Batch size 1 only. Writes into Hydra's run directory: video.mp4 (streamed, finalized on exit), one PNG
-per video frame in live.frames_dir (default frames/, each written atomically), latency.png, config.yaml,
-timings.json (per-block times, the prompts and the block starts where they took over, why it stopped)
-and latents.safetensors when output.latents is on.
+`quit` or Ctrl-C (SIGINT) stops after the block in progress, with a valid video and timings.json, exit
+code 0 (a second Ctrl-C aborts at once: exit 130, the partial video removed); at the end of input
+generation goes on up to live.max_frames. Batch size 1 only. Writes into Hydra's run directory:
+video.mp4 (streamed, finalized on exit), one PNG per video frame in live.frames_dir (default frames/,
+each written atomically), latency.png, config.yaml, timings.json (per-block times, the prompts and the
+block starts where they took over, why it stopped: max_frames, quit, interrupt or error) and
+latents.safetensors when output.latents is on.
 """
 import json
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -27,11 +30,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import compile_vae, optimize, warm_up  # noqa: E402
+from compile.recipe import compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames  # noqa: E402
 from scripts.generate import (BlockTimer, NonFiniteError, _int, build_model, build_prompt_encoder,  # noqa: E402
-                              build_vae, check_writable, non_finite, save_tensors, run_summary, seeded_noise,
-                              validate)
+                              build_vae, check_writable, non_finite, plan_memory, save_tensors, run_summary,
+                              seeded_noise, validate)
 from scripts.video import Mp4Writer, latency_plot, to_uint8  # noqa: E402
 
 log = logging.getLogger("longlive_fast")
@@ -103,6 +106,31 @@ class LivePrompts:
         return embeds
 
 
+class StopOnInterrupt:
+    """While active, Ctrl-C (SIGINT) only sets `requested`: the stream stops after the block in progress,
+    as `quit` does. A second Ctrl-C raises KeyboardInterrupt at once. The previous handler comes back on exit.
+    Signal handlers belong to the main thread; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.info("interrupt: stopping after the block in progress (Ctrl-C again to abort)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def write_pngs(folder: Path, first_index: int, frames: torch.Tensor) -> None:
     """frames [F, 3, H, W] in [-1, 1] -> frame_<index>.png, each through a temporary name and os.replace."""
     from PIL import Image
@@ -118,6 +146,8 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
     frames_dir = Path(cfg.live.frames_dir) if cfg.live.frames_dir else out_dir / "frames"
     check_writable(out_dir)
     check_writable(frames_dir)
+    plan = plan_memory(spec, cfg, live=True)
+    per_frame = bool(cfg.output.vae_per_frame)
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
     encoder = build_prompt_encoder(spec)
@@ -125,19 +155,19 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
     first = encoder.encode([first_text])[0]
     model = optimize(build_model(spec), spec.compile, spec.quant)
     vae = compile_vae(build_vae(spec), spec.compile)
-    pipe = StreamingPipeline(model, spec.generation, 1, spec.latent_hw)
+    pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, 1, spec.latent_hw), spec.compile)
     setup_s = time.perf_counter() - t0
     warmup_s = None
     if spec.compile.mode != "none":
-        warmup_s = warm_up(pipe, [[PromptSegment(0, first, first_text)]], lambda: seeded_noise(spec), vae)
+        warmup_s = warm_up(pipe, [[PromptSegment(0, first, first_text)]], lambda: seeded_noise(spec), vae, per_frame)
 
     F = spec.generation.num_frame_per_block
     prompts = LivePrompts(encoder.encode, fd)
     prompts.taken[0] = first_text
     log.info("live: %s on %s, up to %d latent frames; type a prompt and Enter to switch at the next block, "
-             "`quit` to stop", cfg.model.preset, spec.device, max_frames)
+             "`quit` or Ctrl-C to stop", cfg.model.preset, spec.device, max_frames)
     blocks, latents, stopped, failure = [], [], "max_frames", None
-    with Mp4Writer(out_dir / "video.mp4", fps=spec.fps) as writer:
+    with StopOnInterrupt() as interrupt, Mp4Writer(out_dir / "video.mp4", fps=spec.fps) as writer:
         stream = vae.new_stream(1, spec.latent_hw)
         timer = BlockTimer(spec.device)
         for block in pipe.stream_live(first, prompts.take, max_frames, seeded_noise(spec)):
@@ -150,7 +180,7 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
                 break
             if cfg.output.latents:
                 latents.append(block.latents.cpu())
-            video = vae.decode_block(block.latents, stream)[0]          # [Fv, 3, H, W]
+            video = vae.decode_block(block.latents, stream, per_frame=per_frame)[0]   # [Fv, 3, H, W]
             row["vae_ms"] = timer.lap()
             write_pngs(frames_dir, writer.num_frames, video)
             writer.write(video)
@@ -161,8 +191,8 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
             log.info("block %d: latent frames %d-%d, %.0f ms DiT, %.0f ms VAE%s", block.index, block.first_frame,
                      block.first_frame + F - 1, row["ms"], row["vae_ms"],
                      f", switched to {row['prompt']!r}" if block.switched else "")
-            if prompts.quit:
-                stopped = "quit"
+            if prompts.quit or interrupt.requested:
+                stopped = "quit" if prompts.quit else "interrupt"
                 break
     if prompts.pending:
         log.info("quit: %d prompts that had not started are dropped", len(prompts.pending))
@@ -170,7 +200,7 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
     save_tensors(out_dir, {"latents": torch.cat(latents, dim=1).contiguous()} if latents else {})
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     timings = {
-        **run_summary(cfg, spec, blocks, setup_s, warmup_s),
+        **run_summary(cfg, spec, blocks, setup_s, warmup_s, plan),
         "max_frames": max_frames, "num_frames": len(blocks) * F, "stopped": "error" if failure else stopped,
         "prompts": [{"first_frame": f, "text": t} for f, t in sorted(prompts.taken.items())
                     if f < len(blocks) * F or f == 0],
@@ -195,6 +225,9 @@ def main(cfg: DictConfig) -> None:
     except (ValueError, OSError, NonFiniteError) as e:
         log.error("error: %s", e)
         sys.exit(3 if isinstance(e, NonFiniteError) else 2)
+    except KeyboardInterrupt:       # before the stream started, or a second Ctrl-C: the shell's convention
+        log.error("interrupted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -133,18 +133,36 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("OPTIMIZATION_LOG.md"))
     ap.add_argument("--min-speedup", type=float, default=1.05)
     ap.add_argument("--min-sqnr", type=float, default=20.0)
+    ap.add_argument("--section", default="sweep",
+                    help="name of this sweep's section in --out: rewritten in place, the rest of the file kept")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows (no tensors) as JSON here")
     args = ap.parse_args(argv)
     rows = load_rows(args.sweep)
     if not rows:
         print(f"error: no timings.json under {args.sweep}", file=sys.stderr)
         return 2
     lines, points = build_log(rows, args.min_speedup, args.min_sqnr)
-    png = args.out.with_suffix(".png")
+    png = args.out.with_name(f"{args.out.stem}_{args.section}.png")
     plot(points, png)
-    text = "\n".join(["# Optimization log", "", f"Sweep: `{args.sweep}`.", *lines, "",
-                      f"![latency vs quality]({png.name})", ""])
+    begin, end = f"<!-- sweep {args.section} -->", f"<!-- end sweep {args.section} -->"
+    section = "\n".join([begin, f"Sweep `{args.section}`: `{args.sweep}`.", "", *lines, "",
+                         f"![latency vs quality: {args.section}]({png.name})", end])
+    old = args.out.read_text() if args.out.exists() else "# Optimization log\n"
+    if begin in old and end in old:
+        text = old[:old.index(begin)] + section + old[old.index(end) + len(end):]
+    else:
+        text = old.rstrip("\n") + "\n\n" + section + "\n"
     args.out.write_text(text)
-    print(text)
+    if args.json:
+        keep = ("quant", "compile", "attention", "window", "device", "seed", "checkpoint", "steady", "peak", "warmup")
+        out = []
+        for r in rows:
+            ref = reference_of(r, rows)
+            out.append({**{k: r[k] for k in keep}, "run": str(r["dir"]),
+                        **(quality(r, ref) if ref is not None else {}),
+                        "reference": None if ref is None else str(ref["dir"])})
+        args.json.write_text(json.dumps(out, indent=1))
+    print(section)
     return 0
 
 

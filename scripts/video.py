@@ -1,6 +1,8 @@
 """Video out: an H.264 mp4 written block by block and atomically, first/last stills, the latency plot."""
 import os
+import threading
 from pathlib import Path
+from queue import Queue
 
 import numpy as np
 import torch
@@ -8,23 +10,30 @@ import torch
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """[F, 3, H, W] pixels in [-1, 1] -> [F, H, W, 3] uint8, as LongLive saves them (x/2 + 0.5, x255, truncated)."""
-    x = ((frames.float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8)
+    x = ((frames.float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8)      # on the frames' device
     return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 class Mp4Writer:
     """Streams frames into `path` through a temporary file that is renamed on success and removed on failure.
 
-    Use as a context manager; `write` takes [F, 3, H, W] pixel blocks in [-1, 1]. Only the encoder's own
-    buffers are held, so memory does not grow with the video. Keeps the first and last frames for stills."""
+    Use as a context manager; `write` takes [F, 3, H, W] pixel blocks in [-1, 1], converts them to uint8
+    (on their device) and hands them to an encoder thread, so H.264 encoding overlaps the next block's
+    GPU work instead of leaving the GPU idle (at most `queue` blocks wait; PyAV releases the GIL while it
+    encodes). An encoding error is raised by the next `write` or on exit. Only the encoder's buffers and
+    the queued blocks are held, so memory does not grow with the video. Keeps the first and last frames
+    for stills."""
 
-    def __init__(self, path, fps: int = 16, crf: int = 18):
+    def __init__(self, path, fps: int = 16, crf: int = 18, queue: int = 2):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
         self.fps, self.crf = fps, crf
         self.container = self.stream = None
         self.first = self.last = None
         self.num_frames = 0
+        self._queue = Queue(maxsize=queue)
+        self._thread = None
+        self._error = None
 
     def __enter__(self):
         import av
@@ -33,33 +42,59 @@ class Mp4Writer:
             self.container = av.open(str(self.tmp), mode="w")
         except (OSError, av.error.FFmpegError) as e:
             raise OSError(f"cannot write {self.path}: {e}") from e
+        self._thread = threading.Thread(target=self._encode_loop, name="mp4-encoder", daemon=True)
+        self._thread.start()
         return self
 
-    def write(self, frames: torch.Tensor) -> None:
-        pixels = to_uint8(frames)
-        if self.stream is None:
-            h, w = pixels.shape[1:3]
-            self.stream = self.container.add_stream("libx264", rate=self.fps)
-            self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
-            self.stream.options = {"crf": str(self.crf)}
-            self.first = pixels[0].copy()
+    def _encode_loop(self) -> None:
         import av
-        try:
-            for frame in pixels:
-                for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    self.container.mux(packet)
-        except Exception as e:  # disk full, a vanished folder, ...: the temporary file goes on exit
-            raise OSError(f"writing {self.path} failed ({e}); its temporary file is removed") from e
+        while True:
+            pixels = self._queue.get()
+            if pixels is None:
+                return
+            if self._error is not None:
+                continue                          # drain: the error is raised in the caller's thread
+            try:
+                if self.stream is None:
+                    h, w = pixels.shape[1:3]
+                    self.stream = self.container.add_stream("libx264", rate=self.fps)
+                    self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
+                    self.stream.options = {"crf": str(self.crf)}
+                for frame in pixels:
+                    for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                        self.container.mux(packet)
+            except Exception as e:  # disk full, a vanished folder, ...: the temporary file goes on exit
+                self._error = e
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise OSError(f"writing {self.path} failed ({self._error}); its temporary file is removed") \
+                from self._error
+
+    def write(self, frames: torch.Tensor) -> None:
+        self._raise_if_failed()
+        pixels = to_uint8(frames)
+        if self.first is None:
+            self.first = pixels[0].copy()
+        self._queue.put(pixels)
         self.last = pixels[-1].copy()
         self.num_frames += len(pixels)
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            if exc_type is None and self.stream is not None:
-                for packet in self.stream.encode():
-                    self.container.mux(packet)
+            self._queue.put(None)
+            self._thread.join()
+            if exc_type is None:
+                self._raise_if_failed()
+                if self.stream is not None:
+                    for packet in self.stream.encode():
+                        self.container.mux(packet)
             self.container.close()
         except Exception:
+            try:
+                self.container.close()
+            except Exception:
+                pass                              # already failing: the first error is the one to report
             self.tmp.unlink(missing_ok=True)
             raise
         if exc_type is None and self.num_frames:

@@ -116,3 +116,17 @@ def test_check_compile_script(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "during the run: 0 recompiles, 0 graph breaks" in out.stdout
     assert "model.wan.AttentionBlock.forward" in out.stdout
+
+
+def test_compile_choices_and_cuda_graph_refusals():
+    from compile.recipe import CHOICES, CompileConfig
+    from pathlib import Path
+    assert set(CHOICES) == {p.stem for p in (Path(__file__).parents[1] / "conf" / "compile").glob("*.yaml")}
+    cfg = CompileConfig.from_choice("default_cudagraphs", "fa3")
+    assert (cfg.mode, cfg.cuda_graphs, cfg.attention) == ("default", True, "fa3")
+    with pytest.raises(ValueError, match="cuda_graphs=true needs a CUDA device"):
+        cfg.check_device(torch.device("cpu"))
+    with pytest.raises(ValueError, match="would nest"):
+        CompileConfig(mode="max_autotune", cuda_graphs=True)
+    with pytest.raises(ValueError, match="compile choice 'fast' is not one of"):
+        CompileConfig.from_choice("fast")

@@ -172,6 +172,33 @@ def test_failed_video_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert not [p.name for p in tmp_path.iterdir() if "video" in p.name]      # neither the mp4 nor its temp file
 
 
+def test_encoder_thread_failure_is_raised_and_the_temp_file_removed(tmp_path, monkeypatch):
+    import av
+
+    from scripts.video import Mp4Writer
+    calls, real = [], av.VideoFrame.from_ndarray
+
+    def from_ndarray(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 4:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(av.VideoFrame, "from_ndarray", from_ndarray)
+    block = torch.zeros(4, 3, 16, 16)
+    with pytest.raises(OSError, match="writing .*video.mp4 failed .*No space left"):
+        with Mp4Writer(tmp_path / "video.mp4") as writer:
+            for _ in range(4):
+                writer.write(block)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    with Mp4Writer(tmp_path / "ok.mp4") as writer:          # and a healthy stream is complete after exit
+        for _ in range(3):
+            writer.write(block)
+    with av.open(str(tmp_path / "ok.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 12
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
     ("", "is empty"),

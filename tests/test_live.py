@@ -1,7 +1,8 @@
 """Live prompt mode: prompts typed on stdin while the video streams switch at the next block start with
-the re-cache, exactly as a scheduled switch; `quit` and end of input stop cleanly with a valid video."""
+the re-cache, exactly as a scheduled switch; `quit`, Ctrl-C and end of input stop cleanly with a valid video."""
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -56,6 +57,12 @@ class Output:
             if text in line:
                 return line
         raise AssertionError(f"no {text!r} in the output:\n{''.join(self.seen)[-3000:]}")
+
+    def text(self):
+        """Everything printed so far (for failure messages)."""
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)[-3000:]
 
 
 def check_outputs(out_dir, frames_dir, timings):
@@ -113,6 +120,26 @@ def test_end_of_input_runs_to_max_frames(tmp_path):
     assert [b["first_frame"] for b in timings["blocks"]] == [0, 3, 6, 9]
     assert [b.get("prompt") for b in timings["blocks"] if b["switched"]] == ["a lighthouse in a storm"]
     check_outputs(tmp_path, tmp_path / "frames", timings)
+
+
+def test_ctrl_c_stops_after_the_block_in_progress_like_quit(tmp_path):
+    """SIGINT once the first frames are out: the block in progress finishes, the mp4 is finalized with the
+    frames made so far, timings.json says why it stopped, exit code 0."""
+    out_dir, frames_dir = tmp_path / "run", tmp_path / "png"
+    proc = start_live(out_dir, "live.max_frames=300", f"live.frames_dir={frames_dir}")
+    out = Output(proc)                                 # stdin stays open: no end of input, no quit
+    try:
+        deadline = time.monotonic() + 120
+        while not (frames_dir.is_dir() and any(frames_dir.glob("frame_*.png"))):
+            assert proc.poll() is None and time.monotonic() < deadline, out.text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, out.text()
+    finally:
+        proc.kill()
+    timings = json.loads((out_dir / "timings.json").read_text())
+    assert timings["stopped"] == "interrupt" and 0 < timings["num_frames"] < 300
+    check_outputs(out_dir, frames_dir, timings)        # PyAV decodes 1 + 4 (T - 1) frames, one PNG each
 
 
 def test_live_prompts_give_the_same_latents_as_the_equivalent_schedule():

@@ -1,4 +1,5 @@
 """The ablation: a Hydra multirun of generate.py, one JSON row per run, collected into the optimization log."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,14 @@ def test_multirun_sweep_gives_one_log_row_per_scheme(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert len(list(sweep.rglob("timings.json"))) == 3
     log = tmp_path / "LOG.md"
-    out = subprocess.run([sys.executable, "scripts/optimization_log.py", "--sweep", str(sweep), "--out", str(log)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
+    log.write_text("# Optimization log\n\nHand-written levers stay.\n")
+    for _ in range(2):                                           # the second run rewrites its section in place
+        out = subprocess.run([sys.executable, "scripts/optimization_log.py", "--sweep", str(sweep), "--out", str(log),
+                              "--section", "quant", "--json", str(tmp_path / "rows.json")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert log.read_text().count("<!-- sweep quant -->") == 1 and "Hand-written levers stay." in log.read_text()
+    assert {r["quant"] for r in json.loads((tmp_path / "rows.json").read_text())} == {"none", "int8wo", "fp8wo"}
     rows = [line for line in log.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == 3
     by_change = {r.split("|")[1].strip(): r for r in rows}
@@ -27,7 +33,7 @@ def test_multirun_sweep_gives_one_log_row_per_scheme(tmp_path):
         assert 20 < sqnr < 200 and cells[-2] in ("keep", "drop")
         assert float(cells[8]) > 20                                  # PSNR of the kept decoded frames
     assert "numerical fidelity only" in log.read_text()
-    assert log.with_suffix(".png").stat().st_size > 0
+    assert (tmp_path / "LOG_quant.png").stat().st_size > 0
 
 
 def test_bad_combination_in_a_sweep_skips_only_that_job(tmp_path):

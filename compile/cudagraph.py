@@ -1,0 +1,73 @@
+"""One CUDA graph per call shape over the whole DiT forward (all blocks, embeddings, RoPE, head).
+
+Why: the H100 kernel breakdown (BENCHMARKS.md) shows the GPU idle for about 12% of a compiled steady
+block: each forward launches ~600 kernels through 30 regional-compile calls (Dynamo guards, the FA3
+custom op, the eager embeddings and head), and the host does not stay ahead of the device. A graph
+replay launches the whole forward at once.
+
+Why it is safe here: everything a forward reads that changes between calls of the same shape enters
+through a few small device tensors that are copied into the graph's static inputs before each replay
+(latents x, timesteps t, and the plan: RoPE frame positions, cache write indices, the re-cache sample
+mask); everything else it reads lives at fixed addresses (weights, the RoPE tables, the ring KV cache
+and the cross-attention cache, both written in place). The host-side bookkeeping (slot -> frame, RoPE
+re-base offset) stays on the host: it only decides those tensors' values. Shapes (window fill level,
+re-cache length, masked or not) pick the graph. The output lives in the graph's memory and is cloned
+before the next replay can overwrite it (600 KB per call for the real shapes).
+
+Capture happens the first time a shape is met, right after that call ran normally (so torch.compile
+has compiled it and every lazy initialisation is done): capture records kernels without running them,
+so the cache is written once. All graphs share one memory pool; each holds only its static inputs and
+output, so intermediates are reused across graphs (they never run concurrently).
+"""
+from dataclasses import dataclass, replace
+
+import torch
+
+
+@dataclass
+class _Graph:
+    graph: torch.cuda.CUDAGraph
+    x: torch.Tensor
+    t: torch.Tensor
+    plan: object            # RingPlan with static tensors
+    out: torch.Tensor
+
+
+class GraphedForward:
+    """`fn(x, t, plan)` (the pipeline's model call) replayed from CUDA graphs, one per call shape."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.graphs = {}
+        self.pool = torch.cuda.graph_pool_handle()
+
+    @staticmethod
+    def key(x, t, plan):
+        return (tuple(x.shape), x.dtype, tuple(t.shape), plan.num_keys, tuple(plan.write_idx.shape),
+                plan.write_mask is not None)
+
+    def __call__(self, x, t, plan):
+        key = self.key(x, t, plan)
+        entry = self.graphs.get(key)
+        if entry is None:
+            out = self.fn(x, t, plan)
+            self.graphs[key] = self._capture(x, t, plan)
+            return out
+        entry.x.copy_(x)
+        entry.t.copy_(t)
+        entry.plan.frame_pos.copy_(plan.frame_pos)
+        entry.plan.write_idx.copy_(plan.write_idx)
+        if plan.write_mask is not None:
+            entry.plan.write_mask.copy_(plan.write_mask)
+        entry.graph.replay()
+        return entry.out.clone()
+
+    def _capture(self, x, t, plan) -> _Graph:
+        sx, st = x.clone(), t.clone()
+        splan = replace(plan, frame_pos=plan.frame_pos.clone(), write_idx=plan.write_idx.clone(),
+                        write_mask=None if plan.write_mask is None else plan.write_mask.clone())
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph, pool=self.pool):
+            out = self.fn(sx, st, splan)
+        return _Graph(graph, sx, st, splan, out)
