@@ -39,6 +39,7 @@ def load_rows(sweep: Path) -> list:
             "dir": run_dir, "quant": t.get("quant", "none"), "compile": t["compile"], "attention": t["attention"],
             "window": (gen["local_attn_size"], gen["sink_size"]), "device": t["device"], "seed": t.get("seed"),
             "checkpoint": t.get("checkpoint", False), "steady": t["steady_ms_per_latent_frame"],
+            "dtype": t.get("dtype", "bfloat16"),
             "peak": t.get("peak_mem_gib"), "warmup": t.get("warmup_s"), "F": gen["num_frame_per_block"],
             "latents": tensors.get("latents"), "frames": tensors.get("quality_frames"),
         })
@@ -90,7 +91,7 @@ def build_log(rows, min_speedup: float, min_sqnr: float) -> tuple:
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["window"] != LONGLIVE_WINDOW, r["window"], r["quant"])):
         ref = reference_of(r, rows)
-        change = f"quant={r['quant']}" if r["quant"] != "none" else "BF16 (no quant)"
+        change = f"quant={r['quant']}" if r["quant"] != "none" else f"no quant ({r['dtype']})"
         if r["window"] != LONGLIVE_WINDOW:
             change += f", window {r['window'][0]} / sink {r['window'][1]}"
         if ref is None:

@@ -26,7 +26,7 @@ def test_multirun_sweep_gives_one_log_row_per_scheme(tmp_path):
     rows = [line for line in log.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == 3
     by_change = {r.split("|")[1].strip(): r for r in rows}
-    assert by_change["BF16 (no quant) (reference)"].rstrip().endswith("| reference |")
+    assert by_change["no quant (float32) (reference)"].rstrip().endswith("| reference |")
     for scheme in ("int8wo", "fp8wo"):
         cells = [c.strip() for c in by_change[f"quant={scheme}"].split("|")]
         sqnr = float(cells[6].split()[0])
