@@ -1,9 +1,11 @@
 """One CUDA graph per call shape over the whole DiT forward (all blocks, embeddings, RoPE, head).
 
-Why: the H100 kernel breakdown (BENCHMARKS.md) shows the GPU idle for about 12% of a compiled steady
-block: each forward launches ~600 kernels through 30 regional-compile calls (Dynamo guards, the FA3
-custom op, the eager embeddings and head), and the host does not stay ahead of the device. A graph
-replay launches the whole forward at once.
+Why: each forward launches ~600 kernels through 30 regional-compile calls (Dynamo guards, the FA3
+custom op, the eager embeddings and head); a graph replay launches the whole forward at once, so the
+host can never hold the GPU back. Measured on the H100 (BENCHMARKS.md, 2026-11-26): 88.4 vs 89.2 ms per
+latent frame with regional compile and FA3, 0.9%: the host already keeps ahead there, and the idle
+time the kernel profile suggests is not launch overhead. It matters more where the host is slower
+than the kernels (eager kernels, smaller shapes).
 
 Why it is safe here: everything a forward reads that changes between calls of the same shape enters
 through a few small device tensors that are copied into the graph's static inputs before each replay

@@ -87,6 +87,17 @@ def test_fp8_matmul_refused_without_fp8_gpu(scheme):
         check_supported(scheme, torch.device("cpu"))
 
 
+@pytest.mark.parametrize("scheme", ["fp8dq_tensor", "fp8dq_row"])
+def test_fp8_matmul_refused_on_a_gpu_below_compute_capability_8_9(scheme, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA A100-SXM4-80GB")
+    with pytest.raises(ValueError, match=rf"quant={scheme} needs compute capability >= 8.9 but NVIDIA A100-SXM4-80GB "
+                                         r"has 8.0; use quant=int8dq or int8wo"):
+        check_supported(scheme, torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    check_supported(scheme, torch.device("cuda"))                # an H100 passes
+
+
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="quant: 'int4' is not one of"):
         QuantConfig("int4")
