@@ -66,6 +66,8 @@ def main(num_frames=10002, model="tiny", device="cpu", compile="none", attention
            "rebases": len(offsets) - 1, "peak_gib_after_block_10": at10, "peak_gib_at_end": peak_gib(spec.device),
            "median_block_ms_first_10pct": statistics.median(times[1:n + 1]),
            "median_block_ms_last_10pct": statistics.median(times[-n:]),
+           "median_block_ms_by_tenth": [statistics.median(times[i * len(times) // 10:(i + 1) * len(times) // 10] or [0])
+                                        for i in range(10)],
            "blocks_ms": [round(t, 2) for t in times],
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ"),
            "command": "python benchmarks/long_stream.py " + " ".join(sys.argv[1:])}
