@@ -11,7 +11,9 @@ gaps = the block's time without the profiler (CUDA events, measured on the block
 time some kernel was running under the profiler. Achieved TFLOP/s of attention and of
 the GEMMs use analytic FLOP counts (SPEC.md section 4). The host-side matmul ops are listed too
 (aten::_scaled_mm for FP8 schemes, aten::_int_mm for INT8: low-precision GEMMs, not dequantization).
-(Bytes moved by the elementwise kernels are not counted yet.) Writes the table, the raw JSON and a Chrome trace to `out`; prints the table last.
+The elementwise kernels' bytes are an analytic lower bound (`elementwise_bytes`: each op between
+GEMMs reads and writes once), divided by their measured time. Writes the table, the raw JSON and a
+Chrome trace to `out`; prints the table last.
 """
 import json
 import re
@@ -53,6 +55,17 @@ def block_flops(cfg, frame_tokens: int, frames: int, keys_frames: int, text_len:
     gemm = 2 * L * d * d * 4 + 2 * L * d * d * 2 + 2 * L * d * f * 2        # self qkvo, cross q o, ffn
     attn = 4 * L * keys_frames * frame_tokens * d + 4 * L * text_len * d       # self + cross
     return {"gemm": gemm * cfg.num_layers, "attention": attn * cfg.num_layers}
+
+
+def elementwise_bytes(cfg, frame_tokens: int, frames: int, itemsize: int = 2) -> int:
+    """Bytes the elementwise work of one forward must move at least, if each op between the GEMMs and
+    the attention reads its inputs and writes its output once (an analytic count, not a measurement).
+    Per layer, in [L, dim] activations: norm1 + modulation 2 (read x, write h); q/k RMSNorm + RoPE 4;
+    K/V into the cache 4 (read k, v; write the slots); self-attention gate + residual 3; cross norm 2;
+    cross residual 3; norm2 + modulation 2; FFN gate + residual 3: 23 L dim; and the GELU over the FFN
+    hidden, read and written: 2 L ffn_dim."""
+    L = frames * frame_tokens
+    return cfg.num_layers * (23 * L * cfg.dim + 2 * L * cfg.ffn_dim) * itemsize
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="profile_block")
@@ -136,11 +149,15 @@ def main(cfg: DictConfig) -> None:
         top = sorted(c["names"].items(), key=lambda kv: -kv[1])[:3]
         rows.append({"class": cls, "ms": c["ms"], "share": c["ms"] / plain_ms, "kernels": c["kernels"],
                      "tflops": tflops, "top": [n for n, _ in top]})
-    gaps = max(plain_ms - busy, 0.0)        # the profiler's own overhead widens wall_ms, not plain_ms
+    gaps = max(plain_ms - busy, 0.0)
+    ew_bytes = elementwise_bytes(spec.model, pipe.frame_tokens, F, torch.empty((), dtype=spec.dtype).element_size()) \
+        * forwards * spec.batch_size
+    ew_ms = sum(c["ms"] for k, c in by_class.items() if k in ("cache writes", "norm / RoPE / modulation (elementwise)"))        # the profiler's own overhead widens wall_ms, not plain_ms
     result = {"device": torch.cuda.get_device_name(spec.device) if cuda else "cpu", "compile": spec.compile.mode,
               "attention": cfg.attention.backend, "quant": spec.quant.scheme, "model": cfg.model.preset,
               "block_ms_unprofiled": plain_ms, "block_wall_ms_profiled": wall_ms, "busy_ms": busy,
-              "launch_gaps_ms": gaps,
+              "launch_gaps_ms": gaps, "elementwise_min_bytes": ew_bytes,
+              "elementwise_gb_per_s": ew_bytes / (ew_ms / 1e3) / 1e9 if ew_ms else None,
               "flops_per_forward": fl, "forwards": forwards, "classes": rows, "gemm_ops": gemm_ops}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +171,9 @@ def main(cfg: DictConfig) -> None:
         tf = f"{r['tflops']:.3g}" if r["tflops"] else "-"
         print(f"{r['class']:<40} {r['ms']:8.2f} {r['share']:6.1%} {r['kernels']:8d} {tf:>8}")
     print(f"{'launch gaps (block - busy)':<40} {gaps:8.2f} {gaps / plain_ms:6.1%}")
+    if ew_ms:
+        print(f"elementwise + cache writes: at least {ew_bytes / 1e9:.1f} GB moved (analytic), "
+              f"{result['elementwise_gb_per_s']:.0f} GB/s achieved")
     gemm = next((r for r in rows if r["class"] == "GEMM"), None)
     print("matmul ops issued: " + ", ".join(f"{n} x{c}" for n, c in sorted(gemm_ops.items())))
     if gemm:

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.profile_block import block_flops, kernel_class
+from scripts.profile_block import block_flops, elementwise_bytes, kernel_class
 from model.config import model_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +34,10 @@ def test_profile_script_on_cpu(tmp_path):
     assert {"GEMM", "attention"} <= set(classes) and classes["GEMM"]["ms"] > 0
     assert sum(r["ms"] for r in result["classes"]) <= result["block_wall_ms_profiled"] * 1.05
     assert "launch gaps" in out.stdout and (tmp_path / "profile_block_trace.json").stat().st_size > 0
+
+
+def test_elementwise_bytes_count():
+    cfg = model_preset("wan_1_3b")
+    L = 3 * 1560
+    assert elementwise_bytes(cfg, 1560, 3) == 30 * (23 * L * 1536 + 2 * L * 8960) * 2
+    assert 0.49e9 < elementwise_bytes(cfg, 1560, 3) / 30 < 0.51e9          # ~0.5 GB per layer per forward
