@@ -42,12 +42,17 @@ def torchao_config(scheme: str):
     from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig, Float8WeightOnlyConfig,
                                       Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, PerRow,
                                       PerTensor)
+    # set_inductor_config=False: by default torchao's quantize_ turns on Inductor's coordinate-descent tuning
+    # (all directions) for the whole process, which benchmarks every Triton kernel of every compiled shape
+    # in the main process; the recipe owns the compiler flags (compile/recipe.py, step 3). On the H100 a
+    # regional compile of a quantized block did not finish its first shape in 120-170 s with it on.
+    off = dict(set_inductor_config=False)
     return {
-        "int8wo": Int8WeightOnlyConfig,
-        "int8dq": Int8DynamicActivationInt8WeightConfig,
-        "fp8wo": Float8WeightOnlyConfig,
-        "fp8dq_tensor": lambda: Float8DynamicActivationFloat8WeightConfig(granularity=PerTensor()),
-        "fp8dq_row": lambda: Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()),
+        "int8wo": lambda: Int8WeightOnlyConfig(**off),
+        "int8dq": lambda: Int8DynamicActivationInt8WeightConfig(**off),
+        "fp8wo": lambda: Float8WeightOnlyConfig(**off),
+        "fp8dq_tensor": lambda: Float8DynamicActivationFloat8WeightConfig(granularity=PerTensor(), **off),
+        "fp8dq_row": lambda: Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(), **off),
     }[scheme]()
 
 

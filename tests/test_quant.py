@@ -98,6 +98,16 @@ def test_fp8_matmul_refused_on_a_gpu_below_compute_capability_8_9(scheme, monkey
     check_supported(scheme, torch.device("cuda"))                # an H100 passes
 
 
+@pytest.mark.parametrize("scheme", ["int8wo", "int8dq", "fp8wo"])
+def test_quantize_leaves_the_compiler_flags_alone(scheme):
+    """torchao's default would switch on coordinate-descent tuning for the whole process (minutes of
+    warm-up per compiled shape); the recipe owns the flags."""
+    import torch._inductor.config as inductor
+    before = (inductor.coordinate_descent_tuning, inductor.coordinate_descent_check_all_directions)
+    quantize(copy.deepcopy(small_model()), QuantConfig(scheme))
+    assert (inductor.coordinate_descent_tuning, inductor.coordinate_descent_check_all_directions) == before
+
+
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="quant: 'int4' is not one of"):
         QuantConfig("int4")
