@@ -39,6 +39,7 @@ from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.memory import estimate  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS  # noqa: E402
+from scripts.optimization_log import sqnr  # noqa: E402
 from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,12 +98,6 @@ def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str,
     gc.collect()
     torch._dynamo.reset()
     return result
-
-
-def sqnr_db(ref: torch.Tensor, out: torch.Tensor) -> float:
-    """Signal-to-quantization-noise ratio of `out` against `ref` in dB (inf when equal)."""
-    noise = (out.float() - ref.float()).pow(2).mean().item()
-    return float("inf") if noise == 0 else 10 * math.log10(ref.float().pow(2).mean().item() / noise)
 
 
 def git_commit() -> str:
@@ -218,9 +213,10 @@ def bench(cfg: DictConfig) -> None:
             del outputs[r["path"]]                              # keep only the first path's latents
         r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
         F = spec.generation.num_frame_per_block
-        r["latent_sqnr_db_vs_first_path"] = sqnr_db(a, b)
-        r["worst_block_sqnr_db_vs_first_path"] = min(sqnr_db(a[:, i:i + F], b[:, i:i + F])
-                                                     for i in range(0, a.shape[1], F))
+        worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
+        finite = lambda x: x if math.isfinite(x) else None      # noqa: E731  (identical: no noise, JSON null)
+        r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
+        r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
         name = r["path"].replace(":", "_")
         gen = spec.generation
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))
