@@ -4,12 +4,7 @@
 # Set SKIP_TESTS=1 to time only. Everything is logged to $OUT/bench.log as it happens (no tail
 # buffering), so a call stopped at its limit still returns what finished.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl 2>/dev/null \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+source benchmarks/device_common.sh
 [ "${SKIP_TESTS:-0}" = 1 ] || python -m pytest -q tests/test_cuda.py 2>&1 | grep -E "passed|failed|error"
 python scripts/benchmark.py hydra.run.dir=/tmp/bench out_dir=$OUT/results "$@" 2>&1 | tee "$OUT/bench.log" \
   | grep --line-buffered -v "^\[\|^W[0-9]"

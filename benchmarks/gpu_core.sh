@@ -3,11 +3,8 @@
 # latency table of the reference run (ring vs literal reference cache, same process).
 # Run from the repository root with .whl and .oracle carried (see ../shared/device/wheels.sh).
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export PYTHONUNBUFFERED=1 LONGLIVE_ORACLE=$PWD/.oracle
-OUT=${OUT:-/tmp/out}
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+source benchmarks/device_common.sh
+export LONGLIVE_ORACLE=$PWD/.oracle
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 python -m pytest -q tests/test_cuda.py tests/test_fidelity.py 2>&1 | tail -3
 python scripts/check_fidelity.py --oracle .oracle --device cuda | tail -1

@@ -64,13 +64,14 @@ def _flex(q, k, v):
 
 
 UNAVAILABLE: dict = {}     # backend name -> why this machine cannot run it (for the error message)
+CUDA_ONLY = ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn")     # backends that need a CUDA GPU
 
 
 def register_optional_backends() -> list:
     """Register the backends this machine can run; returns their names."""
     register_backend("flex", _flex)
     names = ["flex"]
-    for name in ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn"):
+    for name in CUDA_ONLY:
         UNAVAILABLE.setdefault(name, "needs a CUDA GPU")
     if torch.cuda.is_available():
         UNAVAILABLE.pop("sdpa_cudnn")

@@ -46,13 +46,12 @@ ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("longlive_fast")
 
 
-def time_path(spec, model_cpu, schedules, cache: str, mode: str, attention: str, vae_cpu=None, quant: str = "none",
+def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cpu=None, quant: str = "none",
               vae_per_frame: bool = False):
     """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
     the weights on the device, so its peak memory is its own. Returns the row's measurements."""
     from torch._dynamo.utils import counters
-    cfg = CompileConfig.from_choice(mode, attention)
     cuda = spec.device.type == "cuda"
     torch._dynamo.reset()
     if cuda:
@@ -153,11 +152,12 @@ def bench(cfg: DictConfig) -> None:
         cache, mode, attention, *rest = path.split(":")
         quant = rest[0] if rest else "none"
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
-        CompileConfig.from_choice(mode, attention).check_device(spec.device)
-        parsed.append((path, cache, mode, attention, quant))
-    for path, cache, mode, attention, quant in parsed:
+        ccfg = CompileConfig.from_choice(mode, attention)
+        ccfg.check_device(spec.device)
+        parsed.append((path, cache, mode, ccfg, quant))
+    for path, cache, mode, ccfg, quant in parsed:
         try:
-            m = time_path(spec, model_cpu, schedules, cache, mode, attention, vae_cpu, quant, bool(cfg.vae_per_frame))
+            m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -180,10 +180,10 @@ def bench(cfg: DictConfig) -> None:
                if "vae_ms" in b and b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
-                        compiled_vae=CompileConfig.from_choice(mode).mode != "none")
+                        compiled_vae=ccfg.mode != "none")
         rows.append({
             "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
-            "quant": quant, "attention": attention, "compile": mode, "batch": spec.batch_size,
+            "quant": quant, "attention": ccfg.attention, "compile": mode, "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
             "steady_ms_per_latent_frame": s["steady_ms_per_latent_frame"],

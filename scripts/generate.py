@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compile.backends import CUDA_ONLY  # noqa: E402
 from compile.recipe import MODES, CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
@@ -187,7 +188,7 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"compile: {cfg.compile.mode!r} is not one of {sorted(MODES)}")
     if cfg.attention.backend not in ATTENTION:
         raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
-    if cfg.attention.backend in ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn") and device.type != "cuda":
+    if cfg.attention.backend in CUDA_ONLY and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
     compile_cfg = CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend, cache_dir=cfg.compile.cache_dir,
                                 cuda_graphs=bool(cfg.compile.get("cuda_graphs", False)))
