@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Device call prepared for what is still open (not yet run): compiled quantized paths now that torchao no
-# longer turns on coordinate-descent tuning (rows with SQNR against BF16, written path by path), the
-# profiler proof of low-precision GEMMs, max-autotune, and batch 4. Set LONGLIVE_COMMIT before calling.
+# Device call (session 3, first): the kernel table of a steady block replayed from CUDA graphs, the
+# compiled quantized paths now that torchao no longer turns on coordinate-descent tuning (rows with SQNR
+# against BF16, written path by path; warm-up per scheme), the profiler proof of low-precision GEMMs
+# (CUDA test + the kernel table of fp8dq_row). Set LONGLIVE_COMMIT before calling.
 set -uo pipefail
 source benchmarks/device_common.sh
-P=ring:default:fa3
-step 240 python scripts/benchmark.py hydra.run.dir=/tmp/bq out_dir=$OUT/quant vae=false \
-  "paths=[$P,$P:fp8dq_row,$P:int8dq,$P:fp8dq_tensor,ring:default:fa3_fp8:fp8dq_row]"
-step 60 python -m pytest -q tests/test_cuda.py -k dynamic_schemes
+step 100 python scripts/profile_block.py compile=default_cudagraphs attention=fa3 out=/tmp/pg hydra.run.dir=/tmp/hpg
+cp /tmp/pg/profile_block.json "$OUT/profile_block_default_cudagraphs_fa3.json" 2>/dev/null
+P=ring:default_cudagraphs:fa3
+step 330 python scripts/benchmark.py hydra.run.dir=/tmp/bq out_dir=$OUT/quant vae=false \
+  "paths=[$P,$P:fp8dq_row,$P:fp8dq_tensor,$P:int8dq]"
+step 60 python -m pytest -q -x tests/test_cuda.py -k dynamic_schemes
 step 90 python scripts/profile_block.py compile=default attention=fa3 quant=fp8dq_row out=/tmp/pq hydra.run.dir=/tmp/hpq
-cp /tmp/pq/profile_block.json "$OUT/profile_block_fp8dq_row.json" 2>/dev/null
-step 150 python scripts/benchmark.py hydra.run.dir=/tmp/bm out_dir=$OUT/autotune vae=false num_frames=120 \
-  prompts=batch batch_size=1 "paths=[ring:default:fa3,ring:max_autotune:fa3]"
+cp /tmp/pq/profile_block.json "$OUT/profile_block_default_fa3_fp8dq_row.json" 2>/dev/null

@@ -2,6 +2,7 @@
 
     python scripts/profile_block.py                                   # wan_1_3b shapes, eager, on the GPU
     python scripts/profile_block.py compile=default attention=fa3
+    python scripts/profile_block.py compile=default_cudagraphs attention=fa3   # kernels of graph replays
     python scripts/profile_block.py model=tiny device=cpu             # works on the CPU too (CPU ops)
 
 Warms up past the window fill (and compiles, if asked), then records one steady-state block (4
@@ -26,7 +27,7 @@ import torch
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.recipe import optimize  # noqa: E402
+from compile.recipe import optimize, use_cuda_graphs  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from scripts.generate import build_model, encode_schedules, seeded_noise, validate  # noqa: E402
 
@@ -75,7 +76,7 @@ def main(cfg: DictConfig) -> None:
     torch.set_grad_enabled(False)
     model = optimize(build_model(spec), spec.compile, spec.quant)
     schedules = [[s[0]] for s in encode_schedules(spec)]            # one prompt: a steady block, no switch
-    pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
+    pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw), spec.compile)
     gen, F = spec.generation, spec.generation.num_frame_per_block
     warm_blocks = gen.local_attn_size // F + 2                        # past the fill levels (and compiles)
     stream = pipe.stream(schedules, (warm_blocks + 2) * F, seeded_noise(spec))
@@ -124,9 +125,12 @@ def main(cfg: DictConfig) -> None:
 
         events = [e for e in events if not classified_ancestor(e)
                   and (kernel_class(e.name) != "other" or not e.cpu_children)]
-    by_class, spans = {}, []
+    by_class, spans, by_name = {}, [], {}
     for e in events:
         dur = (e.device_time if cuda else e.cpu_time_total) / 1e3      # ms
+        n = by_name.setdefault(e.name[:120], [0.0, 0])
+        n[0] += dur
+        n[1] += 1
         c = by_class.setdefault(kernel_class(e.name), {"ms": 0.0, "kernels": 0, "names": {}})
         c["ms"] += dur
         c["kernels"] += 1
@@ -158,7 +162,11 @@ def main(cfg: DictConfig) -> None:
               "block_ms_unprofiled": plain_ms, "block_wall_ms_profiled": wall_ms, "busy_ms": busy,
               "launch_gaps_ms": gaps, "elementwise_min_bytes": ew_bytes,
               "elementwise_gb_per_s": ew_bytes / (ew_ms / 1e3) / 1e9 if ew_ms else None,
-              "flops_per_forward": fl, "forwards": forwards, "classes": rows, "gemm_ops": gemm_ops}
+              "flops_per_forward": fl, "forwards": forwards, "classes": rows, "gemm_ops": gemm_ops,
+              "cuda_graphs": spec.compile.cuda_graphs,
+              # every kernel name by total time: where a lever would act (name, ms, count, mean us, class)
+              "kernels": [{"name": k, "ms": v[0], "count": v[1], "mean_us": 1e3 * v[0] / v[1], "class": kernel_class(k)}
+                          for k, v in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:40]]}
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "profile_block.json").write_text(json.dumps(result, indent=1))
@@ -178,6 +186,9 @@ def main(cfg: DictConfig) -> None:
     print("matmul ops issued: " + ", ".join(f"{n} x{c}" for n, c in sorted(gemm_ops.items())))
     if gemm:
         print("top GEMM kernels: " + " | ".join(gemm["top"]))
+    print(f"{'kernel (top 15 by time)':<72} {'ms':>7} {'count':>6} {'mean us':>8}")
+    for k in result["kernels"][:15]:
+        print(f"{k['name'][:72]:<72} {k['ms']:7.2f} {k['count']:6d} {k['mean_us']:8.1f}")
 
 
 if __name__ == "__main__":
