@@ -32,11 +32,12 @@ class _Graph:
     x: torch.Tensor
     t: torch.Tensor
     plan: object            # RingPlan with static tensors
-    out: torch.Tensor
+    out: object             # the output tensor, or None (a kv_only call)
 
 
 class GraphedForward:
-    """`fn(x, t, plan)` (the pipeline's model call) replayed from CUDA graphs, one per call shape."""
+    """`fn(x, t, plan, kv_only)` (the pipeline's model call) replayed from CUDA graphs, one per call shape
+    (and per kv_only: a cache-writes-only call is another graph)."""
 
     def __init__(self, fn):
         self.fn = fn
@@ -44,16 +45,16 @@ class GraphedForward:
         self.pool = torch.cuda.graph_pool_handle()
 
     @staticmethod
-    def key(x, t, plan):
+    def key(x, t, plan, kv_only=False):
         return (tuple(x.shape), x.dtype, tuple(t.shape), plan.num_keys, tuple(plan.write_idx.shape),
-                plan.write_mask is not None)
+                plan.write_mask is not None, kv_only)
 
-    def __call__(self, x, t, plan):
-        key = self.key(x, t, plan)
+    def __call__(self, x, t, plan, kv_only: bool = False):
+        key = self.key(x, t, plan, kv_only)
         entry = self.graphs.get(key)
         if entry is None:
-            out = self.fn(x, t, plan)
-            self.graphs[key] = self._capture(x, t, plan)
+            out = self.fn(x, t, plan, kv_only)
+            self.graphs[key] = self._capture(x, t, plan, kv_only)
             return out
         entry.x.copy_(x)
         entry.t.copy_(t)
@@ -62,14 +63,14 @@ class GraphedForward:
         if plan.write_mask is not None:
             entry.plan.write_mask.copy_(plan.write_mask)
         entry.graph.replay()
-        return entry.out.clone()
+        return None if entry.out is None else entry.out.clone()
 
-    def _capture(self, x, t, plan) -> _Graph:
+    def _capture(self, x, t, plan, kv_only) -> _Graph:
         sx, st = x.clone(), t.clone()
         splan = replace(plan, frame_pos=plan.frame_pos.clone(), write_idx=plan.write_idx.clone(),
                         write_mask=None if plan.write_mask is None else plan.write_mask.clone())
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize()
         with torch.cuda.graph(graph, pool=self.pool):
-            out = self.fn(sx, st, splan)
+            out = self.fn(sx, st, splan, kv_only)
         return _Graph(graph, sx, st, splan, out)

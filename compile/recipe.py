@@ -1,6 +1,8 @@
 """The optimization recipe, applied in one place and a fixed order:
 
     1. attention backend          (backends.py: a name, or `auto` to probe)
+       levers that change the model's structure (`levers`, below): fused QKV before quantization,
+       the GELU GEMM epilogue after it (plain BF16 weights only)
     2. quantization               (quant/schemes.py: torchao, before compiling)
     3. compiler flags             (inductor cache directory, recompile limit)
     4. torch.compile(fullgraph=True) of ONE transformer block's code, reused by all blocks
@@ -12,6 +14,12 @@ blocks' parameters and the per-layer cache views as graph inputs, so the 30 bloc
 per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-model compiles take
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
+
+Levers (`CompileConfig.levers`, each measured in OPTIMIZATION_LOG.md; none changes what is computed):
+    qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv)
+    gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
+    kv_only  the clean-context and re-cache passes stop after the last layer's K/V write: its attention,
+             cross-attention, FFN and the head feed only an output nobody reads (wan.CausalWanModel)
 """
 import logging
 import os
@@ -26,6 +34,8 @@ from quant.schemes import QuantConfig, quantize
 from .backends import choose
 
 log = logging.getLogger("longlive_fast")
+
+LEVERS = ("qkv", "gelu", "kv_only")
 
 MODES = {
     "none": None,
@@ -43,10 +53,15 @@ class CompileConfig:
     recompile_limit: int = 32             # per code object; a run needs ~10 shapes (fill levels, re-caches)
     backend: str = "inductor"             # "eager" / "aot_eager" trace without generating kernels (debugging, tests)
     cuda_graphs: bool = False             # one CUDA graph per call shape over the whole forward (cudagraph.py)
+    levers: tuple = ()                    # a subset of LEVERS (see the module docstring)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
+        object.__setattr__(self, "levers", tuple(self.levers))
+        unknown = [x for x in self.levers if x not in LEVERS]
+        if unknown:
+            raise ValueError(f"compile.levers: {unknown} not among {list(LEVERS)}")
         if self.cuda_graphs and self.mode == "max_autotune":
             raise ValueError("compile.cuda_graphs=true with compile.mode=max_autotune: Inductor's own CUDA graphs "
                              "and ours would nest; use mode default (or max_autotune_no_cudagraphs) with cuda_graphs")
@@ -87,8 +102,23 @@ def use_cuda_graphs(pipeline, cfg: CompileConfig):
 
 def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     """Apply the recipe to a `CausalWanModel` in place; returns it."""
-    choose(cfg.attention, model.patch_embedding.weight.device)
+    device = model.patch_embedding.weight.device
+    choose(cfg.attention, device)
+    if "qkv" in cfg.levers:
+        for block in model.blocks:
+            block.self_attn.fuse_qkv()
     quantize(model, quant)
+    if "gelu" in cfg.levers:
+        plain = all(type(b.ffn[0].weight) is torch.nn.Parameter for b in model.blocks)
+        if device.type != "cuda":
+            log.info("lever gelu skipped: the GEMM epilogue is cuBLASLt's (CUDA); on %s _addmm_activation "
+                     "uses the erf GELU, not the model's tanh one", device.type)
+        elif not plain:
+            log.info("lever gelu skipped: quantized FFN weights (quant=%s) run torchao's kernels", quant.scheme)
+        else:
+            for block in model.blocks:
+                block.ffn.gelu_epilogue = True
+    model.kv_only_context = "kv_only" in cfg.levers
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"

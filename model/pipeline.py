@@ -150,8 +150,8 @@ class StreamingPipeline:
             starts.append([0] + eff)
         return starts
 
-    def _call(self, x, t, plan):
-        return self.model(x, t, self.cross, self.cache, plan)
+    def _call(self, x, t, plan, kv_only: bool = False):
+        return self.model(x, t, self.cross, self.cache, plan, kv_only=kv_only)
 
     def _set_prompts(self, embeds: List[torch.Tensor], mask=None):
         ctx = torch.stack([e.to(self.device) for e in embeds])
@@ -212,6 +212,9 @@ class StreamingPipeline:
         F = gen.num_frame_per_block
         sampler, local = self.sampler, gen.local_attn_size
         prompts = list(first_embeds)
+        # the clean-context and re-cache passes are run for their cache writes; unless an observer wants
+        # their flow, the model stops after the last layer's K/V (compile recipe lever `kv_only`)
+        kv_only = getattr(self.model, "kv_only_context", False) and observer is None
         self.cache.reset()
         self._set_prompts(prompts)
 
@@ -231,7 +234,7 @@ class StreamingPipeline:
                 idx = torch.arange(rc.first_frame, rc.first_frame + rc.num_frames, device=self.device) % local
                 x = self.history.index_select(1, idx)
                 t = sampler.context_timestep.expand(B, rc.num_frames)
-                flow = self.call(x, t, rc.plan)
+                flow = self.call(x, t, rc.plan, kv_only=kv_only)
                 record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma)
 
             x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
@@ -244,7 +247,7 @@ class StreamingPipeline:
                     eps = noise.renoise(s, F).to(device=self.device, dtype=self.dtype)
                     x = sampler.add_noise(x0, eps, sampler.sigmas[k + 1])
             t = sampler.context_timestep.expand(B, F)
-            flow = self.call(x0, t, self.cache.plan_block(s, F))
+            flow = self.call(x0, t, self.cache.plan_block(s, F), kv_only=kv_only)
             record("context", blk, None, s, x0, t, flow, sampler.context_sigma)
             self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
             yield Block(blk, s, x0, tuple(sorted(switch)))

@@ -48,14 +48,32 @@ class SelfAttention(nn.Module):
         self.norm_q = RMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
         self.norm_k = RMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
 
-    def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan):
+    def fuse_qkv(self) -> None:
+        """Replace the q, k, v projections by one [dim -> 3 dim] Linear (their weights stacked): one GEMM
+        reads the input once (a lever of the compile recipe; load checkpoints before fusing)."""
+        q, k, v = self.q, self.k, self.v
+        self.qkv = nn.Linear(q.in_features, 3 * q.out_features, device=q.weight.device, dtype=q.weight.dtype)
+        with torch.no_grad():
+            self.qkv.weight.copy_(torch.cat([q.weight, k.weight, v.weight]))
+            self.qkv.bias.copy_(torch.cat([q.bias, k.bias, v.bias]))
+        del self.q, self.k, self.v
+
+    def project(self, x):
+        if hasattr(self, "qkv"):
+            return self.qkv(x).chunk(3, dim=-1)
+        return self.q(x), self.k(x), self.v(x)
+
+    def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only: bool = False):
+        """With `kv_only`, only write this call's K/V into the cache and return None (a pass whose output
+        nobody reads)."""
         b, s = x.shape[:2]
-        q = self.norm_q(self.q(x)).view(b, s, self.num_heads, self.head_dim)   # (B, L, H, D)
-        k = self.norm_k(self.k(x)).view(b, s, self.num_heads, self.head_dim)
-        v = self.v(x).view(b, s, self.num_heads, self.head_dim)
-        q = apply_rope(q, rope_cos, rope_sin)
-        k = apply_rope(k, rope_cos, rope_sin)
+        q, k, v = self.project(x)
+        k = apply_rope(self.norm_k(k).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)
+        v = v.view(b, s, self.num_heads, self.head_dim)
         keys, values = plan.write_and_read(cache_k, cache_v, k, v)
+        if kv_only:
+            return None
+        q = apply_rope(self.norm_q(q).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)   # (B, L, H, D)
         return self.o(attention(q, keys, values).flatten(2))
 
 
@@ -81,6 +99,24 @@ class CrossAttention(nn.Module):
         return self.o(attention(q, k, v).flatten(2))
 
 
+class FeedForward(nn.Sequential):
+    """Linear -> GELU (tanh) -> Linear, state-dict names ffn.0 and ffn.2. With `gelu_epilogue` (a lever
+    of the compile recipe, CUDA only) the first Linear's bias and the GELU run in the GEMM's epilogue
+    (`torch._addmm_activation`, cuBLASLt GELU_BIAS), so the [L, ffn_dim] hidden is written once instead
+    of written, read and written again by a separate GELU kernel."""
+    gelu_epilogue = False
+
+    def __init__(self, dim: int, ffn_dim: int):
+        super().__init__(nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim))
+
+    def forward(self, x):
+        if not self.gelu_epilogue:
+            return super().forward(x)
+        up = self[0]
+        h = torch._addmm_activation(up.bias, x.reshape(-1, x.shape[-1]), up.weight.t(), use_gelu=True)
+        return self[2](h.view(*x.shape[:-1], h.shape[-1]))
+
+
 class AttentionBlock(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -90,13 +126,13 @@ class AttentionBlock(nn.Module):
         self.norm3 = LayerNorm(dim, cfg.eps, affine=True) if cfg.cross_attn_norm else nn.Identity()
         self.cross_attn = CrossAttention(cfg)
         self.norm2 = LayerNorm(dim, cfg.eps)
-        self.ffn = nn.Sequential(nn.Linear(dim, cfg.ffn_dim), nn.GELU(approximate="tanh"),
-                                 nn.Linear(cfg.ffn_dim, dim))
+        self.ffn = FeedForward(dim, cfg.ffn_dim)
         self.modulation = nn.Parameter(torch.zeros(1, 6, dim))
 
-    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan):
+    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan, kv_only: bool = False):
         """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation; cache_k, cache_v this
-        layer's self-attention cache, written in place as `plan` says."""
+        layer's self-attention cache, written in place as `plan` says. With `kv_only` the block only
+        writes its K/V and returns x unchanged (the last layer of a pass whose output is not read)."""
         b, L, c = x.shape
         f = e0.shape[1]
         m = (self.modulation.unsqueeze(1) + e0).unsqueeze(3)        # (B, F, 6, 1, C)
@@ -106,7 +142,9 @@ class AttentionBlock(nn.Module):
             return t.view(b, f, L // f, c)
 
         h = (per_frame(self.norm1(x)) * (1 + scale_sa) + shift_sa).view(b, L, c)
-        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan)
+        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only)
+        if kv_only:
+            return x
         x = x + (per_frame(y) * gate_sa).view(b, L, c)
         x = x + self.cross_attn(self.norm3(x), cross_k, cross_v)
         y = self.ffn((per_frame(self.norm2(x)) * (1 + scale_ff) + shift_ff).view(b, L, c))
@@ -215,18 +253,25 @@ class CausalWanModel(nn.Module):
         e0 = self.time_projection(e).view(b, f, 6, self.cfg.dim)
         return e.view(b, f, self.cfg.dim), e0
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cross_cache, cache, plan) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cross_cache, cache, plan, kv_only: bool = False):
         """Flow prediction v [B, F, C, H, W] for latents x [B, F, C, H, W] at timesteps t [B, F].
 
         `plan` (from `cache.plan_block` / `plan_recache`) says where the frames sit (RoPE positions)
-        and where their K/V go; every layer writes its cache and attends to the planned keys."""
+        and where their K/V go; every layer writes its cache and attends to the planned keys.
+        `kv_only`: the call is run for its cache writes alone (the clean-context and re-cache passes);
+        the last layer stops after writing its K/V, the head is skipped, and None is returned. The cache
+        is exactly what the full call writes (the last layer's attention, cross-attention and FFN feed
+        only the output)."""
         b, f, _, H, W = x.shape
         h, w = H // self.cfg.patch_size[1], W // self.cfg.patch_size[2]
         e, e0 = self.time_modulation(t)
         rope_cos, rope_sin = self.rope.tables(plan.frame_pos, h, w)
         hidden = self.patchify(x.to(self.dtype))
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             hidden = block(hidden, e0, rope_cos, rope_sin, cross_cache.k[i], cross_cache.v[i],
-                           cache.k[i], cache.v[i], plan)
+                           cache.k[i], cache.v[i], plan, kv_only and i == last)
         cache.commit(plan)
+        if kv_only:
+            return None
         return self.unpatchify(self.head(hidden, e), h, w)

@@ -3,12 +3,13 @@
     python scripts/benchmark.py                                   # wan_1_3b shapes, the reference run
     python scripts/benchmark.py model=tiny device=cpu num_frames=30 prompts.switch_frames=[15]
 
-Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT]" and runs the same configuration (same weights,
+Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS]]" and runs the same configuration (same weights,
 prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
 `compile` group choice (none, default, default_cudagraphs, none_cudagraphs, max_autotune,
 max_autotune_no_cudagraphs); ATTENTION a backend (sdpa, sdpa_cudnn, fa3, fa3_fp8, flash_attn, flex,
-math); QUANT a `quant` scheme (default none).
+math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers joined by "+"
+(qkv, gelu, kv_only; compile/recipe.py), default none: e.g. ring:default_cudagraphs:fa3:none:qkv+gelu+kv_only.
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: the timed run; `warmup_peak_mem_gib`: compile and warm-up) is that
 path's own. Block time is measured with
@@ -151,8 +152,9 @@ def bench(cfg: DictConfig) -> None:
     for path in cfg.paths:
         cache, mode, attention, *rest = path.split(":")
         quant = rest[0] if rest else "none"
+        levers = tuple(x for x in rest[1].split("+") if x) if len(rest) > 1 else ()
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
-        ccfg = CompileConfig.from_choice(mode, attention)
+        ccfg = CompileConfig.from_choice(mode, attention, levers=levers)
         ccfg.check_device(spec.device)
         parsed.append((path, cache, mode, ccfg, quant))
     for path, cache, mode, ccfg, quant in parsed:
@@ -183,7 +185,8 @@ def bench(cfg: DictConfig) -> None:
                         compiled_vae=ccfg.mode != "none")
         rows.append({
             "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
-            "quant": quant, "attention": ccfg.attention, "compile": mode, "batch": spec.batch_size,
+            "quant": quant, "attention": ccfg.attention, "compile": mode, "levers": list(ccfg.levers),
+            "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
             "steady_ms_per_latent_frame": s["steady_ms_per_latent_frame"],
@@ -217,7 +220,7 @@ def bench(cfg: DictConfig) -> None:
         finite = lambda x: x if math.isfinite(x) else None      # noqa: E731  (identical: no noise, JSON null)
         r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
         r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
-        name = r["path"].replace(":", "_")
+        name = r["path"].replace(":", "_").replace("+", "-")
         gen = spec.generation
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))
     base = rows[0]

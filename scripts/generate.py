@@ -191,7 +191,8 @@ def validate(cfg: DictConfig) -> RunSpec:
     if cfg.attention.backend in CUDA_ONLY and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
     compile_cfg = CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend, cache_dir=cfg.compile.cache_dir,
-                                cuda_graphs=bool(cfg.compile.get("cuda_graphs", False)))
+                                cuda_graphs=bool(cfg.compile.get("cuda_graphs", False)),
+                                levers=tuple(cfg.compile.get("levers", ())))
     compile_cfg.check_device(device)
     quant = QuantConfig(scheme=cfg.quant.scheme, exclude=tuple(cfg.quant.exclude))
     check_supported(quant.scheme, device)

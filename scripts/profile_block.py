@@ -50,6 +50,26 @@ def kernel_class(name: str) -> str:
     return "other"
 
 
+def idle_gaps(spans) -> dict:
+    """Where the device sat idle between kernels. `spans`: (start_ms, end_ms, class, name) of each kernel.
+    Returns the idle time summed by the pair of kernel classes around it ("GEMM -> attention"), with counts,
+    and the 8 longest gaps with their neighbours' names: launch latency between dependent kernels shows as
+    many small gaps after every class; a host that falls behind shows as a few long ones."""
+    by_pair, longest, end, prev = {}, [], None, None
+    for s, e, cls, name in sorted(spans):
+        if end is not None and s > end:
+            key = f"{prev[0]} -> {cls}"
+            p = by_pair.setdefault(key, {"ms": 0.0, "count": 0})
+            p["ms"] += s - end
+            p["count"] += 1
+            longest.append((s - end, prev[1][:60], name[:60]))
+        if end is None or e > end:
+            end, prev = e, (cls, name)
+    longest.sort(reverse=True)
+    return {"by_pair": dict(sorted(by_pair.items(), key=lambda kv: -kv[1]["ms"])),
+            "longest": [{"ms": g, "after": a, "before": b} for g, a, b in longest[:8]]}
+
+
 def block_flops(cfg, frame_tokens: int, frames: int, keys_frames: int, text_len: int) -> dict:
     """Analytic FLOPs of one forward of `frames` latent frames attending to `keys_frames` (SPEC.md 4)."""
     L, d, f = frames * frame_tokens, cfg.dim, cfg.ffn_dim
@@ -136,9 +156,9 @@ def main(cfg: DictConfig) -> None:
         c["kernels"] += 1
         c["names"][e.name[:80]] = c["names"].get(e.name[:80], 0) + dur
         start = e.time_range.start / 1e3
-        spans.append((start, start + dur))
+        spans.append((start, start + dur, kernel_class(e.name), e.name))
     busy, end = 0.0, -1e30
-    for s, e in sorted(spans):                                        # union of kernel intervals
+    for s, e, _, _ in sorted(spans):                                        # union of kernel intervals
         if e > end:
             busy += e - max(s, end)
             end = e
@@ -163,7 +183,7 @@ def main(cfg: DictConfig) -> None:
               "launch_gaps_ms": gaps, "elementwise_min_bytes": ew_bytes,
               "elementwise_gb_per_s": ew_bytes / (ew_ms / 1e3) / 1e9 if ew_ms else None,
               "flops_per_forward": fl, "forwards": forwards, "classes": rows, "gemm_ops": gemm_ops,
-              "cuda_graphs": spec.compile.cuda_graphs,
+              "cuda_graphs": spec.compile.cuda_graphs, "idle": idle_gaps(spans),
               # every kernel name by total time: where a lever would act (name, ms, count, mean us, class)
               "kernels": [{"name": k, "ms": v[0], "count": v[1], "mean_us": 1e3 * v[0] / v[1], "class": kernel_class(k)}
                           for k, v in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:40]]}
@@ -186,6 +206,10 @@ def main(cfg: DictConfig) -> None:
     print("matmul ops issued: " + ", ".join(f"{n} x{c}" for n, c in sorted(gemm_ops.items())))
     if gemm:
         print("top GEMM kernels: " + " | ".join(gemm["top"]))
+    idle = result["idle"]
+    print("idle between kernels (under the profiler), by neighbours: " + "; ".join(
+        f"{k} {v['ms']:.2f} ms / {v['count']}" for k, v in list(idle["by_pair"].items())[:6]))
+    print("longest idle gaps: " + "; ".join(f"{g['ms']:.2f} ms after {g['after'][:30]}" for g in idle["longest"][:4]))
     print(f"{'kernel (top 15 by time)':<72} {'ms':>7} {'count':>6} {'mean us':>8}")
     for k in result["kernels"][:15]:
         print(f"{k['name'][:72]:<72} {k['ms']:7.2f} {k['count']:6d} {k['mean_us']:8.1f}")

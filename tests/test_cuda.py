@@ -182,3 +182,46 @@ def test_cuda_graph_replays_equal_the_plain_calls(choice):
     assert shapes >= 5 and len(graphed.call.graphs) == shapes        # fill levels + re-caches, nothing new
     assert ((out - ref).norm() / ref.norm()).item() < 1e-3
     dynamo.reset()
+
+
+def test_gelu_epilogue_is_the_tanh_gelu():
+    """The lever `gelu` runs cuBLASLt's GELU epilogue: it must be the model's tanh GELU (Wan), not erf's.
+    BF16 output: within rounding of linear + gelu(tanh), and nearer to it than to the erf GELU."""
+    from model.wan import FeedForward
+    torch.manual_seed(0)
+    ffn = FeedForward(1536, 8960).cuda().to(torch.bfloat16)
+    x = torch.randn(2, 4680, 1536, device="cuda", dtype=torch.bfloat16)
+    with torch.no_grad():
+        h = torch.nn.functional.linear(x, ffn[0].weight, ffn[0].bias).float()
+        ref = ffn(x).float()
+        ffn.gelu_epilogue = True
+        out = ffn(x).float()
+        up = torch._addmm_activation(ffn[0].bias, x.view(-1, 1536), ffn[0].weight.t(), use_gelu=True).float()
+    tanh = torch.nn.functional.gelu(h, approximate="tanh").view_as(up)
+    erf = torch.nn.functional.gelu(h).view_as(up)
+    assert (up - tanh).abs().mean() < (up - erf).abs().mean()
+    assert ((out - ref).norm() / ref.norm()).item() < 1e-2
+
+
+def test_levers_with_cuda_graphs_equal_the_plain_model():
+    """qkv + gelu + kv_only, compiled and replayed from CUDA graphs, against the plain eager model (BF16)."""
+    import copy
+
+    import torch._dynamo as dynamo
+
+    from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
+    with torch.device("cuda"):
+        base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
+    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("qkv", "gelu", "kv_only"))
+    dynamo.reset()
+    model = optimize(copy.deepcopy(base), cfg)
+    assert model.kv_only_context and all(b.ffn.gelu_epilogue for b in model.blocks)
+    sched = schedules(1)
+    noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
+    fast = use_cuda_graphs(StreamingPipeline(model, GenerationConfig(), 1, HW), cfg)
+    with torch.no_grad():
+        ref = StreamingPipeline(base, GenerationConfig(), 1, HW).generate(sched, 30, noise()).float()
+        warm_up(fast, sched, noise)
+        out = fast.generate(sched, 30, noise()).float()
+    assert ((out - ref).norm() / ref.norm()).item() < 2e-2
+    dynamo.reset()

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.profile_block import block_flops, elementwise_bytes, kernel_class
+from scripts.profile_block import block_flops, elementwise_bytes, idle_gaps, kernel_class
 from model.config import model_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +41,11 @@ def test_elementwise_bytes_count():
     L = 3 * 1560
     assert elementwise_bytes(cfg, 1560, 3) == 30 * (23 * L * 1536 + 2 * L * 8960) * 2
     assert 0.49e9 < elementwise_bytes(cfg, 1560, 3) / 30 < 0.51e9          # ~0.5 GB per layer per forward
+
+
+def test_idle_gaps_by_neighbours():
+    spans = [(0.0, 1.0, "GEMM", "g1"), (1.5, 3.0, "attention", "a1"), (2.0, 2.5, "copies", "c1"),
+             (3.0, 4.0, "GEMM", "g2"), (6.0, 7.0, "GEMM", "g3")]
+    idle = idle_gaps(spans)
+    assert idle["by_pair"] == {"GEMM -> GEMM": {"ms": 2.0, "count": 1}, "GEMM -> attention": {"ms": 0.5, "count": 1}}
+    assert idle["longest"][0] == {"ms": 2.0, "after": "g2", "before": "g3"}

@@ -1,0 +1,106 @@
+"""The compile recipe's levers (compile/recipe.py LEVERS) change how the model computes, never what:
+fused QKV, the GELU GEMM epilogue (CUDA; see test_cuda.py) and the cache-writes-only clean-context and
+re-cache passes. Held against the plain model on the CPU, eager and compiled."""
+import copy
+import logging
+
+import pytest
+import torch
+import torch._dynamo as dynamo
+from torch._dynamo.utils import counters
+from torch.testing import assert_close
+
+from compile.recipe import CompileConfig, optimize, warm_up
+from model.config import GenerationConfig
+from model.noise import SeededNoise
+from model.pipeline import StreamingPipeline
+
+from helpers import FRAME_SHAPE, LATENT_HW, schedule, small_model
+from helpers import run as record_run
+
+SCHED = [schedule([9, 15], [1, 2, 3])]          # switches with re-caches before and after the window is full
+
+
+def run(model, frames=24, batch=1, sched=SCHED):
+    pipe = StreamingPipeline(model, GenerationConfig(), batch, LATENT_HW)
+    noise = SeededNoise(list(range(batch)), FRAME_SHAPE, torch.float32, "cpu")
+    with torch.no_grad():
+        out = pipe.generate(sched, frames, noise)
+    return pipe, out
+
+
+def test_kv_only_passes_write_the_same_cache_and_video():
+    """Eager, so bit-for-bit: stopping the clean-context and re-cache passes after the last layer's K/V
+    changes nothing that is kept."""
+    ref_pipe, ref = run(small_model())
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only",)))
+    assert model.kv_only_context
+    pipe, out = run(model)
+    assert torch.equal(out, ref)
+    assert torch.equal(pipe.cache.k, ref_pipe.cache.k) and torch.equal(pipe.cache.v, ref_pipe.cache.v)
+
+
+def test_kv_only_model_call_returns_none_and_skips_the_last_layers_work():
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only",)))
+    pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
+    seen = []
+    last = model.blocks[-1]
+    hooks = [last.cross_attn.register_forward_hook(lambda *a: seen.append("cross")),
+             model.head.register_forward_hook(lambda *a: seen.append("head"))]
+    plan = pipe.cache.plan_block(0, 3)
+    x = torch.randn(1, 3, *FRAME_SHAPE)
+    with torch.no_grad():
+        pipe._set_prompts([schedule([], [1])[0].embeds])
+        assert pipe.call(x, torch.zeros(1, 3), plan, kv_only=True) is None
+        assert seen == []
+        assert pipe.call(x, torch.zeros(1, 3), plan).shape == x.shape
+        assert seen == ["cross", "head"]
+    for h in hooks:
+        h.remove()
+
+
+def test_an_observer_still_sees_every_flow():
+    """The fidelity checker records the context and re-cache flows: with an observer the passes run whole."""
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only",)))
+    calls = record_run(SCHED, [0], 18, model=model).calls
+    assert {c.phase for c in calls} == {"denoise", "context", "recache"}
+    assert all(c.flow.shape[-3:] == FRAME_SHAPE[-3:] for c in calls)
+
+
+def test_fused_qkv_equals_separate_projections():
+    _, ref = run(small_model())
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("qkv",)))
+    attn = model.blocks[0].self_attn
+    assert hasattr(attn, "qkv") and not hasattr(attn, "q") and attn.qkv.weight.shape == (3 * 64, 64)
+    _, out = run(model)
+    assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_gelu_epilogue_is_skipped_off_cuda(caplog):
+    """The CPU's _addmm_activation applies the erf GELU, not the model's tanh: the lever stays off there."""
+    with caplog.at_level(logging.INFO, logger="longlive_fast"):
+        model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("gelu",)))
+    assert not any(b.ffn.gelu_epilogue for b in model.blocks)
+    assert "lever gelu skipped" in caplog.text
+
+
+def test_unknown_lever_is_refused():
+    with pytest.raises(ValueError, match="compile.levers"):
+        CompileConfig(levers=("fuse_everything",))
+
+
+def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
+    """Inductor (CPU) with qkv + kv_only: same video as the plain eager model through switches and the
+    window wrap; the kv_only graphs are met in the warm-up, so the run compiles nothing new."""
+    _, ref = run(small_model())
+    dynamo.reset()
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only")))
+    pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
+    noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
+    with torch.no_grad():
+        warm_up(pipe, SCHED, noise)
+        counters.clear()
+        out = pipe.generate(SCHED, 24, noise())
+    assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
+    assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    dynamo.reset()
