@@ -2,7 +2,8 @@
 shapes of one layer (4680 tokens, dim 1536, 12 heads x 128, a 12-frame ring cache):
 
   K/V write: the K RMSNorm + RoPE + ring-cache write (the model's code) took ~81 us per layer call on
-  the H100 against ~10 us for the same norm + RoPE of Q; variants split where the time goes.
+  the H100 against ~10 us for the same norm + RoPE of Q; variants split where the time goes, and the
+  Triton kernel of the `kv_write` lever (compile/kv_kernel.py) replaces it.
   GEMMs: q, k, v as three GEMMs or one; FFN up-projection + GELU as GEMM + Triton kernel or one cuBLASLt
   GEMM with the GELU epilogue.
 
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.kv_cache import RingPlan  # noqa: E402
 from model.rope import Rope3D, apply_rope  # noqa: E402
 from model.wan import RMSNorm  # noqa: E402
+from compile.kv_kernel import fused_kv_write  # noqa: E402
 
 L, DIM, H, D, FFN = 4680, 1536, 12, 128, 8960
 SLOTS_T = 12 * 1560
@@ -57,7 +59,7 @@ def rope_pairswap(x, cos, sin):
 def main(out_dir: Path):
     torch.manual_seed(0)
     dev, bf = "cuda", torch.bfloat16
-    norm = RMSNorm(DIM, 1e-6).to(dev)
+    norm = RMSNorm(DIM, 1e-6).to(dev, bf)
     rope = Rope3D(D).to(dev)
     cos, sin = rope.tables(torch.arange(9, 12, device=dev), 30, 52)
     kl = torch.randn(1, L, DIM, device=dev, dtype=bf)
@@ -67,10 +69,9 @@ def main(out_dir: Path):
     idx = torch.arange(3 * 1560 * 3, 3 * 1560 * 4, device=dev)        # slots 9-11 (a steady block)
     plan = RingPlan(torch.arange(9, 12, device=dev), idx, SLOTS_T, None)
 
-    def model_kpath(kl, vl, ck, cv):                                   # wan.SelfAttention's K/V part
-        k = apply_rope(norm(kl).view(1, L, H, D), cos, sin)
-        keys, values = plan.write_and_read(ck, cv, k, vl.view(1, L, H, D))
-        return keys, values
+    def model_kpath(kl, vl, ck, cv):          # wan.SelfAttention's K/V part (in the model attention reads
+        k = apply_rope(norm(kl).view(1, L, H, D), cos, sin)   # the keys in the same graph: nothing returned)
+        plan.write_and_read(ck, cv, k, vl.view(1, L, H, D))
 
     def prologue_only(kl):
         return apply_rope(norm(kl).view(1, L, H, D), cos, sin)
@@ -104,6 +105,10 @@ def main(out_dir: Path):
     (out_dir / "kpath_model_kernel.py").write_text("\n\n".join(code))
     rows.append(("K/V write: model code (norm + RoPE + index_copy_, fused)", timed(cm, kl, vl, ck, cv)))
     rows.append(("  norm + RoPE only, no cache write", timed(compiled_prologue, kl)))
+    def triton_kpath(kl, vl, ck, cv):
+        fused_kv_write(kl, vl, norm, cos, sin, plan, ck, cv)
+    triton_kpath = torch.compile(triton_kpath, fullgraph=True)
+    rows.append(("  Triton kernel (lever kv_write), compiled", timed(triton_kpath, kl, vl, ck, cv)))
     rows.append(("  split: compiled norm + RoPE, eager index_copy_ x2", timed(split_kpath, kl, vl, ck, cv)))
     for name, fn in (("  pair-swap RoPE form + index_copy_", pairswap_kpath),
                      ("  cache as [tokens, H*D] rows + index_copy_", flat_kpath),

@@ -20,6 +20,8 @@ Levers (`CompileConfig.levers`, each measured in OPTIMIZATION_LOG.md; none chang
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
     kv_only  the clean-context and re-cache passes stop after the last layer's K/V write: its attention,
              cross-attention, FFN and the head feed only an output nobody reads (wan.CausalWanModel)
+    kv_write K's RMSNorm + RoPE + the ring-cache write of K and V in one Triton kernel (kv_kernel.py;
+             CUDA with Triton, the ring cache)
 """
 import logging
 import os
@@ -35,7 +37,7 @@ from .backends import choose
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write")
 
 MODES = {
     "none": None,
@@ -118,6 +120,18 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         else:
             for block in model.blocks:
                 block.ffn.gelu_epilogue = True
+    if "kv_write" in cfg.levers:
+        from .kv_kernel import UNAVAILABLE, fused_kv_write
+        why = UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}" if device.type != "cuda" else None)
+        if why is None and not model.cfg.qk_norm:
+            why = "the model has no K RMSNorm (qk_norm=false)"
+        if why is None and "qkv" in cfg.levers:
+            why = "the fused QKV projection hands it strided K/V views"
+        if why:
+            log.info("lever kv_write skipped: %s", why)
+        else:
+            for block in model.blocks:
+                block.self_attn.kv_writer = fused_kv_write
     model.kv_only_context = "kv_only" in cfg.levers
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)

@@ -15,6 +15,7 @@ from torch import nn
 
 from .attention import attention
 from .config import ModelConfig
+from .kv_cache import RingPlan
 from .rope import Rope3D, apply_rope
 
 
@@ -40,6 +41,9 @@ class LayerNorm(nn.LayerNorm):
 
 
 class SelfAttention(nn.Module):
+    # the recipe lever `kv_write` sets a fused K-norm + RoPE + ring-write function here (compile/kv_kernel.py)
+    kv_writer = None
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         dim = cfg.dim
@@ -68,9 +72,12 @@ class SelfAttention(nn.Module):
         nobody reads)."""
         b, s = x.shape[:2]
         q, k, v = self.project(x)
-        k = apply_rope(self.norm_k(k).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)
-        v = v.view(b, s, self.num_heads, self.head_dim)
-        keys, values = plan.write_and_read(cache_k, cache_v, k, v)
+        if self.kv_writer is not None and isinstance(plan, RingPlan):
+            keys, values = self.kv_writer(k, v, self.norm_k, rope_cos, rope_sin, plan, cache_k, cache_v)
+        else:
+            k = apply_rope(self.norm_k(k).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)
+            v = v.view(b, s, self.num_heads, self.head_dim)
+            keys, values = plan.write_and_read(cache_k, cache_v, k, v)
         if kv_only:
             return None
         q = apply_rope(self.norm_q(q).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)   # (B, L, H, D)

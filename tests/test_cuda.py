@@ -203,8 +203,40 @@ def test_gelu_epilogue_is_the_tanh_gelu():
     assert ((out - ref).norm() / ref.norm()).item() < 1e-2
 
 
+@pytest.mark.parametrize("samples", [None, [1]])
+def test_fused_kv_write_equals_the_model_path(samples):
+    """compile/kv_kernel.py against wan.SelfAttention's plain K path at the real row size (12 heads x 128):
+    the same cache, to BF16 rounding (only the sum of squares is ordered differently); with a re-cache
+    mask, the other sample's slots are untouched."""
+    from compile.kv_kernel import fused_kv_write
+    from model.kv_cache import RingKVCache
+    from model.rope import Rope3D, apply_rope
+    from model.wan import RMSNorm
+    torch.manual_seed(0)
+    B, H, D, h, w = 2, 12, 128, 6, 10
+    dim, L = H * D, 3 * h * w
+    cache = RingKVCache(1, B, 3, 9, h * w, H, D, torch.bfloat16, "cuda")
+    norm = RMSNorm(dim, 1e-6).cuda().to(torch.bfloat16)
+    with torch.no_grad():
+        norm.weight.copy_(1 + 0.1 * torch.randn(dim))
+    plan = cache._plan(12, 3, 12, samples=samples)                  # a steady block: slots 3-5 (wrapped)
+    cos, sin = Rope3D(D).cuda().tables(plan.frame_pos, h, w)
+    k, v = (torch.randn(B, L, dim, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    start = torch.randn(B, 12 * h * w, H, D, device="cuda", dtype=torch.bfloat16)
+    ref_k, ref_v, ck, cv = start.clone(), start.clone(), start.clone(), start.clone()
+    with torch.no_grad():
+        plan.write_and_read(ref_k, ref_v, apply_rope(norm(k).view(B, L, H, D), cos, sin), v.view(B, L, H, D))
+        keys, _ = fused_kv_write(k, v, norm, cos, sin, plan, ck, cv)
+    assert torch.equal(cv, ref_v) and keys.shape == (B, 12 * h * w, H, D)
+    diff = (ck.float() - ref_k.float()).abs()
+    assert (diff <= 2 ** -7 * ref_k.float().abs() + 1e-3).all()       # one BF16 rounding step
+    assert (diff == 0).float().mean() > 0.9
+    if samples is not None:
+        assert torch.equal(ck[0], start[0])
+
+
 def test_levers_with_cuda_graphs_equal_the_plain_model():
-    """qkv + gelu + kv_only, compiled and replayed from CUDA graphs, against the plain eager model (BF16)."""
+    """gelu + kv_only + kv_write, compiled and replayed from CUDA graphs, against the plain eager model (BF16)."""
     import copy
 
     import torch._dynamo as dynamo
@@ -212,10 +244,11 @@ def test_levers_with_cuda_graphs_equal_the_plain_model():
     from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
     with torch.device("cuda"):
         base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
-    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("qkv", "gelu", "kv_only"))
+    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("gelu", "kv_only", "kv_write"))
     dynamo.reset()
     model = optimize(copy.deepcopy(base), cfg)
     assert model.kv_only_context and all(b.ffn.gelu_epilogue for b in model.blocks)
+    assert all(b.self_attn.kv_writer is not None for b in model.blocks)
     sched = schedules(1)
     noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
     fast = use_cuda_graphs(StreamingPipeline(model, GenerationConfig(), 1, HW), cfg)

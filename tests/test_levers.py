@@ -84,6 +84,13 @@ def test_gelu_epilogue_is_skipped_off_cuda(caplog):
     assert "lever gelu skipped" in caplog.text
 
 
+def test_triton_kv_write_is_skipped_off_cuda(caplog):
+    with caplog.at_level(logging.INFO, logger="longlive_fast"):
+        model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_write",)))
+    assert all(b.self_attn.kv_writer is None for b in model.blocks)
+    assert "lever kv_write skipped" in caplog.text
+
+
 def test_unknown_lever_is_refused():
     with pytest.raises(ValueError, match="compile.levers"):
         CompileConfig(levers=("fuse_everything",))

@@ -1,0 +1,79 @@
+"""One Triton kernel for the self-attention K/V cache write: K's RMSNorm, K's RoPE, and both rows stored
+into their ring slots (the recipe lever `kv_write`, CUDA only).
+
+Why: the block profile (BENCHMARKS.md, kernel appendix) showed Inductor's fused kernel for exactly this
+work at ~81 us per layer call on the H100, against ~10 us for the same norm + RoPE of Q, whose result
+is not scattered: the indexed stores of the ring write (a row index loaded from `write_idx`) are what
+it does slowly. Here one program handles one token: it loads K's row as (even, odd) pairs, normalizes,
+rotates, and stores the row contiguously at its slot; then copies V's row. ~60 MB per layer call.
+
+Numerics follow the model (wan.RMSNorm, rope.apply_rope): the norm in float32, rounded to BF16, times
+the weight, rounded; the rotation in float32 with the float32 tables, rounded. Only the order of the sum
+of squares differs. Samples outside a re-cache's `write_mask` are skipped (the plain path rewrites their
+old values, the same result).
+
+The kernel is registered with `torch.library.triton_op`, so torch.compile sees it as the Triton kernel it
+is (no graph break, mutations of the cache tracked) and CUDA graphs capture it like any kernel.
+"""
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+    from torch.library import triton_op, wrap_triton
+except ImportError:             # the CPU wheels of torch come without Triton: the lever is then unavailable
+    triton = None
+
+UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
+
+
+if triton is not None:
+    @triton.jit
+    def _norm_rope_write_kernel(k_ptr, v_ptr, w_ptr, cos_ptr, sin_ptr, idx_ptr, mask_ptr, ck_ptr, cv_ptr,
+                                L, S, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
+                                HAS_MASK: tl.constexpr):
+        pid = tl.program_id(0)                      # one token of one sample
+        b = pid // L
+        t = pid % L
+        if HAS_MASK:
+            if tl.load(mask_ptr + b) == 0:
+                return
+        p = tl.arange(0, PAIRS)                     # pair index within the row (padded to a power of 2)
+        pm = p < DIM // 2
+        src = pid.to(tl.int64) * DIM
+        a = tl.load(k_ptr + src + 2 * p, mask=pm, other=0.0).to(tl.float32)
+        c = tl.load(k_ptr + src + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
+        rstd = tl.rsqrt(tl.sum(a * a + c * c, axis=0) / DIM + eps)
+        wa = tl.load(w_ptr + 2 * p, mask=pm, other=0.0).to(tl.float32)
+        wc = tl.load(w_ptr + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
+        a = ((a * rstd).to(tl.bfloat16).to(tl.float32) * wa).to(tl.bfloat16).to(tl.float32)
+        c = ((c * rstd).to(tl.bfloat16).to(tl.float32) * wc).to(tl.bfloat16).to(tl.float32)
+        j = t * HALF + p % HALF                     # the table row of this token, the pair's angle
+        cs = tl.load(cos_ptr + j, mask=pm, other=0.0)
+        sn = tl.load(sin_ptr + j, mask=pm, other=0.0)
+        out = tl.reshape(tl.join(a * cs - c * sn, a * sn + c * cs), [2 * PAIRS]).to(tl.bfloat16)
+        q = tl.arange(0, 2 * PAIRS)
+        dst = (b.to(tl.int64) * S + tl.load(idx_ptr + t)) * DIM
+        tl.store(ck_ptr + dst + q, out, mask=q < DIM)
+        v = tl.load(v_ptr + src + q, mask=q < DIM)
+        tl.store(cv_ptr + dst + q, v, mask=q < DIM)
+
+    @triton_op("longlive::norm_rope_write", mutates_args={"ck", "cv"})
+    def norm_rope_write(k: torch.Tensor, v: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
+                        sin: torch.Tensor, idx: torch.Tensor, mask: torch.Tensor, has_mask: bool,
+                        ck: torch.Tensor, cv: torch.Tensor) -> None:
+        """k, v [B, L, DIM] (projections, contiguous); weight [DIM]; cos, sin [L, 1, HALF] float32;
+        idx [L] cache token of each token; mask [B] (read when has_mask); ck, cv [B, S, H, D], written."""
+        B, L, DIM = k.shape
+        wrap_triton(_norm_rope_write_kernel)[(B * L,)](
+            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], eps,
+            DIM=DIM, HALF=cos.shape[-1], PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=has_mask)
+
+
+def fused_kv_write(k, v, norm, cos, sin, plan, ck, cv):
+    """The `kv_write` lever's replacement of SelfAttention's K path: k, v [B, L, H*D] projections, `norm`
+    the RMSNorm of K. Writes the ring slots `plan` names; returns the keys and values to attend to."""
+    mask = plan.write_mask
+    norm_rope_write(k.contiguous(), v.contiguous(), norm.weight, norm.eps, cos, sin, plan.write_idx,
+                    plan.write_idx if mask is None else mask, mask is not None, ck, cv)
+    return ck[:, :plan.num_keys], cv[:, :plan.num_keys]
