@@ -1,11 +1,14 @@
 """One Triton kernel for the self-attention K/V cache write: K's RMSNorm, K's RoPE, and both rows stored
-into their ring slots (the recipe lever `kv_write`, CUDA only).
+into their ring slots (the recipe lever `kv_write`, CUDA only); the same kernel without the scatter for
+Q's RMSNorm + RoPE (lever `q_rope`).
 
 Why: the block profile (BENCHMARKS.md, kernel appendix) showed Inductor's fused kernel for exactly this
 work at ~81 us per layer call on the H100, against ~10 us for the same norm + RoPE of Q, whose result
 is not scattered: the indexed stores of the ring write (a row index loaded from `write_idx`) are what
 it does slowly. Here one program handles one token: it loads K's row as (even, odd) pairs, normalizes,
 rotates, and stores the row contiguously at its slot; then copies V's row. ~60 MB per layer call.
+Measured in the block (H100): 28.7 us per layer call against Inductor's 81 us; with it, Inductor's
+kernel for Q's norm + RoPE (30.5 us for 29 MB, ~1 TB/s) became the next target: `q_rope`.
 
 Numerics follow the model (wan.RMSNorm, rope.apply_rope): the norm in float32, rounded to BF16, times
 the weight, rounded; the rotation in float32 with the float32 tables, rounded. Only the order of the sum
@@ -29,9 +32,11 @@ UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only
 
 if triton is not None:
     @triton.jit
-    def _norm_rope_write_kernel(k_ptr, v_ptr, w_ptr, cos_ptr, sin_ptr, idx_ptr, mask_ptr, ck_ptr, cv_ptr,
-                                L, S, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
-                                HAS_MASK: tl.constexpr):
+    def _norm_rope_kernel(x_ptr, v_ptr, w_ptr, cos_ptr, sin_ptr, idx_ptr, mask_ptr, out_ptr, vout_ptr,
+                          L, S, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
+                          HAS_MASK: tl.constexpr, HAS_IDX: tl.constexpr, COPY_V: tl.constexpr):
+        """RMSNorm + RoPE of one token's row of x; stored at row idx[t] of out (row t without HAS_IDX);
+        with COPY_V, v's row is copied to the same row of vout."""
         pid = tl.program_id(0)                      # one token of one sample
         b = pid // L
         t = pid % L
@@ -41,8 +46,8 @@ if triton is not None:
         p = tl.arange(0, PAIRS)                     # pair index within the row (padded to a power of 2)
         pm = p < DIM // 2
         src = pid.to(tl.int64) * DIM
-        a = tl.load(k_ptr + src + 2 * p, mask=pm, other=0.0).to(tl.float32)
-        c = tl.load(k_ptr + src + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
+        a = tl.load(x_ptr + src + 2 * p, mask=pm, other=0.0).to(tl.float32)
+        c = tl.load(x_ptr + src + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
         rstd = tl.rsqrt(tl.sum(a * a + c * c, axis=0) / DIM + eps)
         wa = tl.load(w_ptr + 2 * p, mask=pm, other=0.0).to(tl.float32)
         wc = tl.load(w_ptr + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
@@ -53,10 +58,12 @@ if triton is not None:
         sn = tl.load(sin_ptr + j, mask=pm, other=0.0)
         out = tl.reshape(tl.join(a * cs - c * sn, a * sn + c * cs), [2 * PAIRS]).to(tl.bfloat16)
         q = tl.arange(0, 2 * PAIRS)
-        dst = (b.to(tl.int64) * S + tl.load(idx_ptr + t)) * DIM
-        tl.store(ck_ptr + dst + q, out, mask=q < DIM)
-        v = tl.load(v_ptr + src + q, mask=q < DIM)
-        tl.store(cv_ptr + dst + q, v, mask=q < DIM)
+        row = tl.load(idx_ptr + t) if HAS_IDX else t
+        dst = (b.to(tl.int64) * S + row) * DIM
+        tl.store(out_ptr + dst + q, out, mask=q < DIM)
+        if COPY_V:
+            v = tl.load(v_ptr + src + q, mask=q < DIM)
+            tl.store(vout_ptr + dst + q, v, mask=q < DIM)
 
     @triton_op("longlive::norm_rope_write", mutates_args={"ck", "cv"})
     def norm_rope_write(k: torch.Tensor, v: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
@@ -65,9 +72,20 @@ if triton is not None:
         """k, v [B, L, DIM] (projections, contiguous); weight [DIM]; cos, sin [L, 1, HALF] float32;
         idx [L] cache token of each token; mask [B] (read when has_mask); ck, cv [B, S, H, D], written."""
         B, L, DIM = k.shape
-        wrap_triton(_norm_rope_write_kernel)[(B * L,)](
-            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], eps,
-            DIM=DIM, HALF=cos.shape[-1], PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=has_mask)
+        wrap_triton(_norm_rope_kernel)[(B * L,)](
+            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], eps, DIM=DIM, HALF=cos.shape[-1],
+            PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=has_mask, HAS_IDX=True, COPY_V=True)
+
+    @triton_op("longlive::norm_rope", mutates_args={})
+    def norm_rope(x: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
+                  sin: torch.Tensor) -> torch.Tensor:
+        """RMSNorm + RoPE of x [B, L, DIM] (contiguous) -> a new [B, L, DIM] tensor."""
+        B, L, DIM = x.shape
+        out = torch.empty_like(x)
+        wrap_triton(_norm_rope_kernel)[(B * L,)](
+            x, x, weight, cos, sin, x, x, out, out, L, L, eps, DIM=DIM, HALF=cos.shape[-1],
+            PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=False, HAS_IDX=False, COPY_V=False)
+        return out
 
 
 def fused_kv_write(k, v, norm, cos, sin, plan, ck, cv):
@@ -77,3 +95,9 @@ def fused_kv_write(k, v, norm, cos, sin, plan, ck, cv):
     norm_rope_write(k.contiguous(), v.contiguous(), norm.weight, norm.eps, cos, sin, plan.write_idx,
                     plan.write_idx if mask is None else mask, mask is not None, ck, cv)
     return ck[:, :plan.num_keys], cv[:, :plan.num_keys]
+
+
+def fused_q_norm_rope(q, norm, cos, sin):
+    """The `q_rope` lever's replacement of SelfAttention's Q path: q [B, L, H*D] projection -> RMSNorm +
+    RoPE in one Triton kernel, [B, L, H*D]."""
+    return norm_rope(q.contiguous(), norm.weight, norm.eps, cos, sin)

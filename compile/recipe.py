@@ -22,6 +22,9 @@ Levers (`CompileConfig.levers`, each measured in OPTIMIZATION_LOG.md; none chang
              cross-attention, FFN and the head feed only an output nobody reads (wan.CausalWanModel)
     kv_write K's RMSNorm + RoPE + the ring-cache write of K and V in one Triton kernel (kv_kernel.py;
              CUDA with Triton, the ring cache)
+    q_rope   Q's RMSNorm + RoPE in the same kernel, without the scatter (kv_kernel.py; CUDA with Triton)
+    tune     Inductor's coordinate-descent tuning of its Triton kernels' block sizes (mode default; the
+             max-autotune modes include it): longer compiles, faster norm kernels?
 """
 import logging
 import os
@@ -37,7 +40,7 @@ from .backends import choose
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune")
 
 MODES = {
     "none": None,
@@ -120,18 +123,22 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         else:
             for block in model.blocks:
                 block.ffn.gelu_epilogue = True
-    if "kv_write" in cfg.levers:
-        from .kv_kernel import UNAVAILABLE, fused_kv_write
-        why = UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}" if device.type != "cuda" else None)
+    for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
+        if lever not in cfg.levers:
+            continue
+        from . import kv_kernel
+        why = kv_kernel.UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}"
+                                        if device.type != "cuda" else None)
         if why is None and not model.cfg.qk_norm:
-            why = "the model has no K RMSNorm (qk_norm=false)"
-        if why is None and "qkv" in cfg.levers:
-            why = "the fused QKV projection hands it strided K/V views"
+            why = "the model has no Q/K RMSNorm (qk_norm=false)"
+        if why is None and model.dtype != torch.bfloat16:
+            why = f"the kernel rounds as BF16 does, the model is {model.dtype}"
         if why:
-            log.info("lever kv_write skipped: %s", why)
-        else:
-            for block in model.blocks:
-                block.self_attn.kv_writer = fused_kv_write
+            log.info("lever %s skipped: %s", lever, why)
+            continue
+        fn = kv_kernel.fused_kv_write if lever == "kv_write" else kv_kernel.fused_q_norm_rope
+        for block in model.blocks:
+            setattr(block.self_attn, attr, fn)
     model.kv_only_context = "kv_only" in cfg.levers
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
@@ -139,6 +146,11 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return model
+    if "tune" in cfg.levers:
+        if kwargs:
+            log.info("lever tune: compile.mode=%s already tunes (coordinate descent)", cfg.mode)
+        else:
+            kwargs = {"options": {"coordinate_descent_tuning": True}}
     torch._dynamo.config.recompile_limit = cfg.recompile_limit
     torch._dynamo.config.accumulated_recompile_limit = max(cfg.recompile_limit * 8, 256)
     for block in model.blocks:

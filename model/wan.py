@@ -41,8 +41,10 @@ class LayerNorm(nn.LayerNorm):
 
 
 class SelfAttention(nn.Module):
-    # the recipe lever `kv_write` sets a fused K-norm + RoPE + ring-write function here (compile/kv_kernel.py)
+    # recipe levers set fused functions here (compile/kv_kernel.py): `kv_write` K-norm + RoPE + ring write,
+    # `q_rope` Q-norm + RoPE
     kv_writer = None
+    q_rope = None
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -80,7 +82,10 @@ class SelfAttention(nn.Module):
             keys, values = plan.write_and_read(cache_k, cache_v, k, v)
         if kv_only:
             return None
-        q = apply_rope(self.norm_q(q).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)   # (B, L, H, D)
+        if self.q_rope is not None:
+            q = self.q_rope(q, self.norm_q, rope_cos, rope_sin).view(b, s, self.num_heads, self.head_dim)
+        else:
+            q = apply_rope(self.norm_q(q).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)  # (B, L, H, D)
         return self.o(attention(q, keys, values).flatten(2))
 
 

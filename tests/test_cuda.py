@@ -235,8 +235,26 @@ def test_fused_kv_write_equals_the_model_path(samples):
         assert torch.equal(ck[0], start[0])
 
 
+def test_fused_q_norm_rope_equals_the_model_path():
+    from compile.kv_kernel import fused_q_norm_rope
+    from model.rope import Rope3D, apply_rope
+    from model.wan import RMSNorm
+    torch.manual_seed(0)
+    B, H, D, h, w = 2, 12, 128, 6, 10
+    norm = RMSNorm(H * D, 1e-6).cuda().to(torch.bfloat16)
+    with torch.no_grad():
+        norm.weight.copy_(1 + 0.1 * torch.randn(H * D))
+    cos, sin = Rope3D(D).cuda().tables(torch.arange(7, 10, device="cuda"), h, w)
+    q = torch.randn(B, 3 * h * w, H * D, device="cuda", dtype=torch.bfloat16)
+    with torch.no_grad():
+        ref = apply_rope(norm(q).view(B, -1, H, D), cos, sin).flatten(2).float()
+        out = fused_q_norm_rope(q, norm, cos, sin).float()
+    diff = (out - ref).abs()
+    assert (diff <= 2 ** -7 * ref.abs() + 1e-3).all() and (diff == 0).float().mean() > 0.9
+
+
 def test_levers_with_cuda_graphs_equal_the_plain_model():
-    """gelu + kv_only + kv_write, compiled and replayed from CUDA graphs, against the plain eager model (BF16)."""
+    """gelu + kv_only + kv_write + q_rope, compiled and replayed from CUDA graphs, against the plain eager model (BF16)."""
     import copy
 
     import torch._dynamo as dynamo
@@ -244,11 +262,11 @@ def test_levers_with_cuda_graphs_equal_the_plain_model():
     from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
     with torch.device("cuda"):
         base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
-    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("gelu", "kv_only", "kv_write"))
+    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("gelu", "kv_only", "kv_write", "q_rope"))
     dynamo.reset()
     model = optimize(copy.deepcopy(base), cfg)
     assert model.kv_only_context and all(b.ffn.gelu_epilogue for b in model.blocks)
-    assert all(b.self_attn.kv_writer is not None for b in model.blocks)
+    assert all(b.self_attn.kv_writer is not None and b.self_attn.q_rope is not None for b in model.blocks)
     sched = schedules(1)
     noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
     fast = use_cuda_graphs(StreamingPipeline(model, GenerationConfig(), 1, HW), cfg)
