@@ -49,9 +49,9 @@ def test_positions_stay_in_the_table():
     seen = []
     forward = model.forward
 
-    def spy(x, t, cross, cache, plan):
+    def spy(x, t, cross, cache, plan, **kwargs):
         seen.append((int(plan.frame_pos.min()), int(plan.frame_pos.max())))
-        return forward(x, t, cross, cache, plan)
+        return forward(x, t, cross, cache, plan, **kwargs)
 
     model.forward = spy
     for _ in pipe.stream([schedule([30], [1, 2])], 90, SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")):
