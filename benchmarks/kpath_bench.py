@@ -12,6 +12,12 @@ shapes of one layer (4680 tokens, dim 1536, 12 heads x 128, a 12-frame ring cach
 Each variant is torch.compile'd (mode default) and timed with CUDA events (median of 30 repeats of 10
 calls, after warm-up). Writes kpath_bench.json (and the generated kernel of the model's K path) to
 OUT_DIR; prints a table last. Needs CUDA.
+
+Caution, learnt from its run (H100, 2026-11-26, `benchmarks/results/2026-11-26T0229Z_h100_kpath_bench.json`):
+the calls are issued from a Python loop, and for kernels of 10-100 us the host (Dynamo's guards, the
+launches) sets the pace, so these figures rank the variants only coarsely (e.g. norm + RoPE alone reads
+85 us here and 10-30 us inside a block). The kernel times BENCHMARKS.md quotes come from the block
+profiles (`scripts/profile_block.py`).
 """
 import json
 import statistics

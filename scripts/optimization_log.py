@@ -4,6 +4,7 @@
         quant=none,int8wo,int8dq,fp8wo,fp8dq_tensor,fp8dq_row
     python scripts/generate.py -m ... generation.local_attn_size=6,9,12,15,21 generation.sink_size=0,3,6
     python scripts/optimization_log.py --sweep multirun/DATE/TIME [--out OPTIMIZATION_LOG.md]
+    python scripts/optimization_log.py --bench benchmarks/results/2026-11-26T020509Z_*.json --section quant_h100
 
 Reads every run's timings.json (one JSON row per run), config.yaml and latents.safetensors under
 --sweep. Each row is compared with its reference in the same sweep (same GPU, same seed and inputs):
@@ -12,6 +13,9 @@ the run with LongLive's window 12 / sink 3 and the same scheme. Quality drop: la
 relative L2 over the run and the worst block, and PSNR (dB) of the kept decoded frames
 (`output.quality_frames`). Rule: keep when >= --min-speedup faster than the reference and latent SQNR
 >= --min-sqnr. With random weights this measures numerical fidelity only, and the log says so.
+With --bench, the rows are `scripts/benchmark.py` JSON rows instead: every path of one benchmark
+process is compared with that process's first path (same GPU, weights, prompts and noise), using the
+SQNR and relative L2 the benchmark recorded (no decoded frames: no PSNR).
 Writes the markdown table and a latency-vs-quality plot (PNG) beside it.
 """
 import argparse
@@ -46,7 +50,39 @@ def load_rows(sweep: Path) -> list:
     return rows
 
 
+def load_bench_rows(files) -> list:
+    """scripts/benchmark.py rows: each compared with the first path of the process that wrote it."""
+    raw = [(Path(f), json.loads(Path(f).read_text())) for f in files]
+    rows = []
+    for f, b in raw:
+        gen = b["config"]["generation"]
+        first = b["config"]["paths"][0]
+        levers = b.get("levers") or []
+        label = (f"quant={b['quant']}" if b["quant"] != "none" else f"no quant ({b.get('dtype', 'bfloat16')})")
+        if levers:
+            label += f", levers {'+'.join(levers)}"
+        sq = b.get("latent_sqnr_db_vs_first_path")
+        rows.append({
+            "dir": f, "quant": b["quant"], "compile": b["compile"], "attention": b["attention"],
+            "window": (gen["local_attn_size"], gen["sink_size"]), "device": b["device"], "seed": b["config"].get("seed"),
+            "checkpoint": any((b["config"].get("checkpoint") or {}).get(k) for k in ("wan_dir", "generator")),
+            "steady": b["steady_ms_per_latent_frame"],
+            "dtype": b.get("dtype", "bfloat16"), "peak": b.get("peak_mem_gib"), "warmup": b.get("warmup_s"),
+            "F": gen["num_frame_per_block"], "latents": None, "frames": None, "label": label,
+            "group": b["date"], "is_first": b["path"] == first,
+            "q": {"sqnr_db": math.inf if sq is None and b.get("rel_l2_vs_first_path") == 0 else sq,
+                  "worst_block_sqnr_db": b.get("worst_block_sqnr_db_vs_first_path"),
+                  "rel_l2": b.get("rel_l2_vs_first_path")},
+        })
+    for r in rows:
+        if not r["is_first"]:
+            r["ref"] = next((x for x in rows if x["group"] == r["group"] and x["is_first"]), None)
+    return rows
+
+
 def reference_of(row, rows):
+    if "group" in row:                                # a benchmark row: its process's first path
+        return row.get("ref")
     if row["quant"] != "none":
         match = [r for r in rows if r["quant"] == "none" and r["window"] == row["window"]]
     elif row["window"] != LONGLIVE_WINDOW:
@@ -89,16 +125,18 @@ def build_log(rows, min_speedup: float, min_sqnr: float) -> tuple:
               "", "| change | compile / attention | steady ms / latent frame | speed-up vs reference | peak GiB "
               "| latent SQNR dB (worst block) | rel. L2 | PSNR dB | warm-up s | keep/drop |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in sorted(rows, key=lambda r: (r["window"] != LONGLIVE_WINDOW, r["window"], r["quant"])):
+    for r in sorted(rows, key=lambda r: (r.get("group", ""), r["window"] != LONGLIVE_WINDOW, r["window"],
+                                         not r.get("is_first", False), r["quant"], r.get("label", ""))):
         ref = reference_of(r, rows)
-        change = f"quant={r['quant']}" if r["quant"] != "none" else f"no quant ({r['dtype']})"
+        change = r.get("label") or (f"quant={r['quant']}" if r["quant"] != "none" else f"no quant ({r['dtype']})")
         if r["window"] != LONGLIVE_WINDOW:
             change += f", window {r['window'][0]} / sink {r['window'][1]}"
         if ref is None:
-            lines.append(f"| {change} (reference) | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | 1.00 "
+            tag = f"reference of the process {r['group']}" if "group" in r else "reference"
+            lines.append(f"| {change} ({tag}) | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | 1.00 "
                          f"| {fmt(r['peak'], '.2f')} | - | - | - | {fmt(r['warmup'])} | reference |")
             continue
-        q = quality(r, ref)
+        q = r["q"] if "q" in r else quality(r, ref)
         speedup = ref["steady"] / r["steady"] if ref["steady"] and r["steady"] else None
         keep = speedup is not None and speedup >= min_speedup and q.get("sqnr_db", -math.inf) >= min_sqnr
         lines.append(f"| {change} | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | {fmt(speedup, '.2f')} "
@@ -130,7 +168,9 @@ def plot(points, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sweep", type=Path, required=True, help="a Hydra multirun folder of generate.py runs")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--sweep", type=Path, help="a Hydra multirun folder of generate.py runs")
+    src.add_argument("--bench", type=Path, nargs="+", help="scripts/benchmark.py JSON rows (one or more processes)")
     ap.add_argument("--out", type=Path, default=Path("OPTIMIZATION_LOG.md"))
     ap.add_argument("--min-speedup", type=float, default=1.05)
     ap.add_argument("--min-sqnr", type=float, default=20.0)
@@ -138,15 +178,16 @@ def main(argv=None) -> int:
                     help="name of this sweep's section in --out: rewritten in place, the rest of the file kept")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows (no tensors) as JSON here")
     args = ap.parse_args(argv)
-    rows = load_rows(args.sweep)
+    rows = load_rows(args.sweep) if args.sweep else load_bench_rows(args.bench)
     if not rows:
         print(f"error: no timings.json under {args.sweep}", file=sys.stderr)
         return 2
+    source = f"`{args.sweep}`" if args.sweep else f"{len(args.bench)} `scripts/benchmark.py` rows"
     lines, points = build_log(rows, args.min_speedup, args.min_sqnr)
     png = args.out.with_name(f"{args.out.stem}_{args.section}.png")
     plot(points, png)
     begin, end = f"<!-- sweep {args.section} -->", f"<!-- end sweep {args.section} -->"
-    section = "\n".join([begin, f"Sweep `{args.section}`: `{args.sweep}`.", "", *lines, "",
+    section = "\n".join([begin, f"Sweep `{args.section}`: {source}.", "", *lines, "",
                          f"![latency vs quality: {args.section}]({png.name})", end])
     old = args.out.read_text() if args.out.exists() else "# Optimization log\n"
     if begin in old and end in old:
@@ -160,7 +201,7 @@ def main(argv=None) -> int:
         for r in rows:
             ref = reference_of(r, rows)
             out.append({**{k: r[k] for k in keep}, "run": str(r["dir"]),
-                        **(quality(r, ref) if ref is not None else {}),
+                        **((r["q"] if "q" in r else quality(r, ref)) if ref is not None else {}),
                         "reference": None if ref is None else str(ref["dir"])})
         args.json.write_text(json.dumps(out, indent=1))
     print(section)
