@@ -1,6 +1,7 @@
 """Streaming VAE decode variants side by side (one process, one GPU): layout, pass size, compile.
 
     python benchmarks/vae_bench.py [--blocks 12] [--compile] [--out DIR]
+    python benchmarks/vae_bench.py --only cl:frame:compiled --profile     # + kernel breakdown of a block
 
 Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by block (3 latent frames,
 12 video frames per block after the first). Variants: NCDHW (default) or channels-last (NDHWC,
@@ -8,8 +9,12 @@ Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by bloc
 torch.compile (fullgraph, as compile/recipe.py compiles it). Per variant: median ms per latent frame
 over the blocks after the first two (CUDA events around each block), the peak memory above the
 weights during the timed blocks, and the max abs difference of its video from the first variant's.
-Writes vae_bench.json to --out and prints a table last.
+Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
+runs under torch.profiler: its kernels by class (convolution, norm, activation, upsampling, copies and
+cache, other Triton, other), the convolutions' achieved TFLOP/s (FLOPs counted with
+torch.utils.flop_counter on the eager decoder), and the costliest kernels.
 """
+import re
 import argparse
 import json
 import statistics
@@ -25,7 +30,72 @@ from model.vae import VAE_PRESETS, WanVAEDecoder  # noqa: E402
 HW, F = (60, 104), 3
 
 
-def run_variant(base_sd, z, channels_last, per_frame, compiled):
+VAE_CLASSES = [
+    ("convolution", r"conv|implicit|xmma|cudnn|nvjet|gemm|cutlass|wgrad|dgrad|fprop"),
+    ("copies and cache", r"memcpy|memset|copy|cat|pad|index"),
+    ("upsampling", r"upsample|interp|nearest"),
+    ("norm", r"norm|rsqrt|mean|welford|red_fused"),
+    ("activation", r"silu|sigmoid|gelu"),
+    ("other Triton", r"triton"),
+]
+
+
+def vae_class(name: str) -> str:
+    low = name.lower()
+    return next((c for c, pat in VAE_CLASSES if re.search(pat, low)), "other")
+
+
+def conv_flops(base_sd, z) -> int:
+    """FLOPs of one steady block's decode (the third), counted on the eager decoder."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.device("meta"):
+        vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
+    vae.load_state_dict(base_sd, assign=True)
+    vae = vae.cuda().eval().requires_grad_(False)
+    state = vae.new_stream(1, HW)
+    with torch.no_grad():
+        for i in range(2):
+            vae.decode_block(z[:, i * F:(i + 1) * F], state)
+        with FlopCounterMode(display=False) as fc:
+            vae.decode_block(z[:, 2 * F:3 * F], state)
+    del vae, state
+    torch.cuda.empty_cache()
+    return fc.get_total_flops()
+
+
+def profile_block(vae, z, state, per_frame, flops) -> dict:
+    from torch.profiler import ProfilerActivity, profile
+    block = z[:, -F:]
+    with torch.no_grad():
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        vae.decode_block(block, state, per_frame=per_frame)
+        e.record()
+        e.synchronize()
+        plain = s.elapsed_time(e)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            vae.decode_block(block, state, per_frame=per_frame)
+            torch.cuda.synchronize()
+    classes, names = {}, {}
+    for ev in prof.events():
+        if ev.device_type.name != "CUDA" or not ev.name:
+            continue
+        ms = ev.device_time / 1e3
+        c = classes.setdefault(vae_class(ev.name), [0.0, 0])
+        c[0] += ms
+        c[1] += 1
+        n = names.setdefault(ev.name[:100], [0.0, 0])
+        n[0] += ms
+        n[1] += 1
+    conv_ms = classes.get("convolution", [0.0])[0]
+    return {"block_ms_unprofiled": plain, "busy_ms": sum(c[0] for c in classes.values()),
+            "flops_per_block": flops, "conv_tflops": flops / (conv_ms / 1e3) / 1e12 if conv_ms else None,
+            "classes": {k: {"ms": v[0], "kernels": v[1]} for k, v in sorted(classes.items(), key=lambda kv: -kv[1][0])},
+            "kernels": [{"name": k, "ms": v[0], "count": v[1]} for k, v in
+                        sorted(names.items(), key=lambda kv: -kv[1][0])[:25]]}
+
+
+def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None):
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
     vae.load_state_dict(base_sd, assign=True)
@@ -54,10 +124,14 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled):
     torch.cuda.synchronize()
     ms = [s.elapsed_time(e) / F for s, e in times[2:]]
     peak = (torch.cuda.max_memory_allocated() - weights) / 2**30
+    prof = profile_block(vae, z, state, per_frame, flops) if flops is not None else None
     del vae, state
     torch.cuda.empty_cache()
-    return {"ms_per_latent_frame": statistics.median(ms), "min": min(ms), "max": max(ms),
-            "peak_above_weights_gib": peak, "first_two_blocks_s": warm_s}, torch.stack(outs)
+    row = {"ms_per_latent_frame": statistics.median(ms), "min": min(ms), "max": max(ms),
+           "peak_above_weights_gib": peak, "first_two_blocks_s": warm_s}
+    if prof is not None:
+        row["profile"] = prof
+    return row, torch.stack(outs)
 
 
 def main():
@@ -66,6 +140,7 @@ def main():
     ap.add_argument("--compile", action="store_true", help="also time compiled variants (about a minute each)")
     ap.add_argument("--only", default=None, help="variants as LAYOUT:PASS:MODE,... e.g. cl:frame:compiled")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--profile", action="store_true", help="kernel breakdown of one more block per variant")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = False
     base = WanVAEDecoder(VAE_PRESETS["wan2_1"]).init_random(torch.Generator().manual_seed(1)).to(torch.bfloat16)
@@ -77,14 +152,15 @@ def main():
     if args.only:
         variants = [(a == "cl", b == "frame", c == "compiled") for a, b, c in
                     (v.split(":") for v in args.only.split(","))]
+    flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
     for cl, pf, comp in variants:
-        r, video = run_variant(sd, z, cl, pf, comp)
+        r, video = run_variant(sd, z, cl, pf, comp, flops)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
-        print(r, flush=True)
+        print({k: v for k, v in r.items() if k != "profile"}, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "latent_hw": HW,
@@ -96,6 +172,17 @@ def main():
     for r in rows:
         print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
+    for r in rows:
+        p = r.get("profile")
+        if not p:
+            continue
+        conv = f"{p['conv_tflops']:.0f}" if p["conv_tflops"] else "-"
+        print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']}: one block {p['block_ms_unprofiled']:.1f} ms "
+              f"unprofiled, kernels {p['busy_ms']:.1f} ms, {p['flops_per_block'] / 1e12:.1f} TFLOP, convolutions {conv} TFLOP/s")
+        for k, v in p["classes"].items():
+            print(f"  {k:<18} {v['ms']:8.2f} ms {v['kernels']:6d} kernels")
+        for k in p["kernels"][:8]:
+            print(f"  {k['name'][:70]:<70} {k['ms']:7.2f} ms x{k['count']}")
 
 
 if __name__ == "__main__":
