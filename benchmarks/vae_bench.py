@@ -144,8 +144,10 @@ def main():
     ap.add_argument("--only", default=None, help="variants as LAYOUT:PASS:MODE,... e.g. cl:frame:compiled")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--profile", action="store_true", help="kernel breakdown of one more block per variant")
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="let cuDNN time its algorithms per convolution shape (default: its heuristic's choice)")
     args = ap.parse_args()
-    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     base = WanVAEDecoder(VAE_PRESETS["wan2_1"]).init_random(torch.Generator().manual_seed(1)).to(torch.bfloat16)
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
@@ -167,6 +169,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "latent_hw": HW,
+              "cudnn_benchmark": args.cudnn_benchmark,
               "blocks": args.blocks, "rows": rows}
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")

@@ -72,6 +72,7 @@ class RunSpec:
     fps: int
     memory_check: bool = True   # refuse, before building, a run whose estimated peak exceeds the GPU
     vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
+    vae_cudnn_benchmark: bool = False  # cuDNN times its algorithms for each VAE convolution shape (process-wide)
 
 
 def _int(value, field: str) -> int:
@@ -205,7 +206,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    [s[0] for s in scheds], [s[1] for s in scheds], cfg.model.vae, checkpoint,
                    compile_cfg,
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
-                   bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)))
+                   bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
+                   bool(cfg.output.get("vae_cudnn_benchmark", False)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -349,7 +351,12 @@ def build_model(spec: RunSpec) -> CausalWanModel:
 
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
     """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
-    channels-last when `output.vae_channels_last`."""
+    channels-last when `output.vae_channels_last`. With `output.vae_cudnn_benchmark`, cuDNN times its
+    algorithms for each convolution shape on first use (a process-wide flag: the DiT has no convolution)
+    instead of taking its heuristic's choice, which on the H100 is an Ampere kernel for 21 of a block's
+    convolutions (BENCHMARKS.md, VAE)."""
+    if spec.vae_cudnn_benchmark and spec.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     if spec.checkpoint:
         vae = load_vae_decoder(Path(spec.checkpoint["wan_dir"]) / VAE_FILE, VAE_PRESETS[spec.vae],
                                spec.dtype, spec.device)
