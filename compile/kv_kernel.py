@@ -7,8 +7,8 @@ work at ~81 us per layer call on the H100, against ~10 us for the same norm + Ro
 is not scattered: the indexed stores of the ring write (a row index loaded from `write_idx`) are what
 it does slowly. Here one program handles one token: it loads K's row as (even, odd) pairs, normalizes,
 rotates, and stores the row contiguously at its slot; then copies V's row. ~60 MB per layer call.
-Measured in the block (H100): 28.7 us per layer call against Inductor's 81 us; with it, Inductor's
-kernel for Q's norm + RoPE (30.5 us for 29 MB, ~1 TB/s) became the next target: `q_rope`.
+Measured in the block (H100): 28.7 us per layer call against Inductor's 81 us (1.012x end to end). For Q
+(`q_rope`) the kernel takes 23 us against Inductor's 30.5, a gain lost in the run-to-run noise (dropped).
 
 Numerics follow the model (wan.RMSNorm, rope.apply_rope): the norm in float32, rounded to BF16, times
 the weight, rounded; the rotation in float32 with the float32 tables, rounded. Only the order of the sum
