@@ -313,6 +313,7 @@ def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, wa
         "device": torch.cuda.get_device_name(spec.device) if spec.device.type == "cuda" else "cpu",
         "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
         "checkpoint": bool(spec.checkpoint), "attention": get_backend(), "compile": spec.compile.mode,
+        "cuda_graphs": spec.compile.cuda_graphs, "levers": list(spec.compile.levers),
         "quant": spec.quant.scheme, "seed": spec.seed, "setup_s": setup_s, "warmup_s": warmup_s,
         "generation": OmegaConf.to_container(cfg.generation, resolve=True),
         "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,

@@ -84,6 +84,7 @@ def test_run_writes_video_latents_config_and_timings(tmp_path):
     assert lat.shape == (1, 6, 16, 16, 16) and torch.isfinite(lat).all()
     saved = json.loads((tmp_path / "timings.json").read_text())
     assert [b["first_frame"] for b in saved["blocks"]] == [0, 3]
+    assert saved["compile"] == "none" and saved["levers"] == [] and saved["cuda_graphs"] is False
     assert all(b["ms"] > 0 and b["vae_ms"] > 0 for b in saved["blocks"]) and saved == json.loads(json.dumps(timings))
     frames = decoded_frames(tmp_path / "video.mp4")               # a playable H.264 file
     assert len(frames) == 1 + 4 * 5 == saved["video_frames"] and frames[0].shape == (128, 128, 3)
