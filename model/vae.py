@@ -364,6 +364,50 @@ def vae_layout(sd: dict) -> str:
     return "diffusers" if any(k.startswith(marks) for k in sd) else "official"
 
 
+@dataclass
+class PendingFrames:
+    """A block's decode as submitted by `SideStreamDecoder`: `frames()` makes the caller's stream wait for
+    it and returns [B, Fv, 3, H, W]; `start` and `end` are CUDA events around it on the side stream (None
+    on the CPU, where the decode already ran)."""
+    _frames: torch.Tensor
+    start: object = None
+    end: object = None
+
+    def frames(self) -> torch.Tensor:
+        if self.end is not None:
+            torch.cuda.current_stream().wait_event(self.end)
+        return self._frames
+
+
+class SideStreamDecoder:
+    """Decode each block on a second CUDA stream, so the main stream can start the next block's denoising
+    at once (the lever "VAE decode overlapped with the next block", BENCHMARKS.md). `submit(latents)` queues
+    the decode after the work that made `latents` and returns at once; the frames are read later with
+    `PendingFrames.frames()`. Same kernels, same order of blocks on the stream state, so the frames equal a
+    serial decode's. Memory: the latents are marked as used by the side stream (the allocator does not hand
+    their memory to the main stream before the decode has read them), and the frames as used by the
+    stream that reads them. On the CPU it decodes at once (serial)."""
+
+    def __init__(self, vae: WanVAEDecoder, state: VAEStream, per_frame: bool = False):
+        self.vae, self.state, self.per_frame = vae, state, per_frame
+        device = vae.conv2.weight.device
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+
+    def submit(self, latents: torch.Tensor) -> PendingFrames:
+        if self.stream is None:
+            return PendingFrames(self.vae.decode_block(latents, self.state, per_frame=self.per_frame))
+        main = torch.cuda.current_stream()
+        self.stream.wait_stream(main)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        with torch.cuda.stream(self.stream):
+            start.record()
+            frames = self.vae.decode_block(latents, self.state, per_frame=self.per_frame)
+            end.record()
+        latents.record_stream(self.stream)
+        frames.record_stream(main)
+        return PendingFrames(frames, start, end)
+
+
 def load_vae_weights(decoder: WanVAEDecoder, path_or_state_dict, source: str = None) -> WanVAEDecoder:
     """Load Wan2.1 VAE weights (official `Wan2.1_VAE.pth` or diffusers layout, detected) into `decoder`,
     strictly, cast to its dtype. A decoder built on the meta device takes the tensors (assign=True)."""

@@ -40,7 +40,7 @@ from compile.recipe import CompileConfig, compile_vae, optimize, use_cuda_graphs
 from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.memory import estimate  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
-from model.vae import VAE_PRESETS  # noqa: E402
+from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
 from scripts.optimization_log import sqnr  # noqa: E402
 from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
@@ -49,10 +49,16 @@ log = logging.getLogger("longlive_fast")
 
 
 def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cpu=None, quant: str = "none",
-              vae_per_frame: bool = False):
+              vae_per_frame: bool = False, vae_overlap: bool = False):
     """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
-    the weights on the device, so its peak memory is its own. Returns the row's measurements."""
+    the weights on the device, so its peak memory is its own. Returns the row's measurements.
+
+    With `vae_overlap` (CUDA), each block is decoded on a second stream while the next block is denoised
+    (model.vae.SideStreamDecoder); a block's frames are consumed (the main stream waits for them) after the
+    next block's decode is queued. Then `ms` is the denoising block on the main stream, `vae_ms` the
+    decode on the side stream, `e2e_ms` from the block's start to its frames decoded (what a viewer waits),
+    and `frames_interval_ms` the time between consecutive blocks' frames (the streaming rate)."""
     from torch._dynamo.utils import counters
     cuda = spec.device.type == "cuda"
     torch._dynamo.reset()
@@ -73,19 +79,35 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
         torch.cuda.reset_peak_memory_stats()
     counters.clear()
     stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae is not None else None
-    clock, blocks, latents = BlockTimer(spec.device), [], []
+    side = SideStreamDecoder(vae, stream, vae_per_frame) if vae is not None and vae_overlap and cuda else None
+    clock, blocks, latents, events, last = BlockTimer(spec.device), [], [], [], None
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)
         blocks.append({"block": block.index, "first_frame": block.first_frame, "switched": list(block.switched)})
-        if vae is not None:
+        if side is not None:
+            p = side.submit(block.latents)
+            events.append((p.start, p.end))
+            if last is not None:
+                last.frames()                                 # the block before: consumed (discarded) now
+            last = p
+        elif vae is not None:
             vae.decode_block(block.latents, stream, per_frame=vae_per_frame)      # frames discarded: time only
             clock.mark()
+    if last is not None:
+        last.frames()
+    del last
     laps = clock.laps_ms()
-    step = 2 if vae is not None else 1
+    step = 2 if vae is not None and side is None else 1
     for i, b in enumerate(blocks):
         b["ms"] = laps[step * i]
-        if vae is not None:
+        if side is not None:
+            start, end = events[i]
+            b["vae_ms"] = start.elapsed_time(end)
+            b["e2e_ms"] = clock.marks[i].elapsed_time(end)
+            if i:
+                b["frames_interval_ms"] = events[i - 1][1].elapsed_time(end)
+        elif vae is not None:
             b["vae_ms"] = laps[step * i + 1]
     result = {
         "blocks": blocks, "latents": torch.cat(latents, dim=1).float().cpu(),
@@ -95,7 +117,7 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
         "graph_breaks": int(sum(counters["graph_break"].values())),
         "compile_s": compile_s, "warmup_s": warmup_s,
     }
-    del pipe, model, vae, stream, latents
+    del pipe, model, vae, stream, latents, side
     gc.collect()
     torch._dynamo.reset()
     return result
@@ -158,7 +180,8 @@ def bench(cfg: DictConfig) -> None:
         parsed.append((path, cache, mode, ccfg, quant))
     for path, cache, mode, ccfg, quant in parsed:
         try:
-            m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame))
+            m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
+                          bool(cfg.vae_overlap))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -177,8 +200,9 @@ def bench(cfg: DictConfig) -> None:
         steady = [b["ms"] / F for b in blocks
                   if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
         vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
-        e2e = [(b["ms"] + b["vae_ms"]) / F for b in blocks
-               if "vae_ms" in b and b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
+        steady_b = [b for b in blocks if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
+        e2e = [b.get("e2e_ms", b["ms"] + b.get("vae_ms", 0.0)) / F for b in steady_b if "vae_ms" in b]
+        interval = [b["frames_interval_ms"] / F for b in steady_b if "frames_interval_ms" in b]
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
                         compiled_vae=ccfg.mode != "none")
@@ -196,6 +220,8 @@ def bench(cfg: DictConfig) -> None:
             "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
+            "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",
+            "frames_interval_ms_per_latent_frame": statistics.median(interval) if interval else None,
             **m,
             "blocks_ms": [round(b["ms"], 3) for b in blocks],
             "blocks_vae_ms": [round(b["vae_ms"], 3) for b in blocks if "vae_ms" in b],

@@ -276,3 +276,21 @@ def test_levers_with_cuda_graphs_equal_the_plain_model():
         out = fast.generate(sched, 30, noise()).float()
     assert ((out - ref).norm() / ref.norm()).item() < 2e-2
     dynamo.reset()
+
+
+def test_benchmark_with_the_vae_on_a_second_stream(tmp_path):
+    """scripts/benchmark.py vae_overlap=true on the GPU (tiny model): the row has the decode (side stream),
+    end-to-end and frame-interval figures."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "scripts/benchmark.py", "model=tiny", "device=cuda", "num_frames=36",
+                          "prompts.switch_frames=[6,12,18,24,30]", "vae=true", "vae_overlap=true",
+                          f"out_dir={tmp_path}", f"hydra.run.dir={tmp_path}/run", "paths=[ring:none:sdpa]"],
+                         cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert row["vae_overlap"] and row["frames_interval_ms_per_latent_frame"] > 0
+    assert row["e2e_ms_per_latent_frame"] >= row["vae_ms_per_latent_frame"] > 0

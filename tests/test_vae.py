@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch.testing import assert_close
 
-from model.vae import (VAE_PRESETS, CausalConv3d, Upsample, WanVAEDecoder, load_vae_weights,
+from model.vae import (VAE_PRESETS, CausalConv3d, SideStreamDecoder, Upsample, WanVAEDecoder, load_vae_weights,
                        vae_state_dict_from_diffusers)
 
 TINY = VAE_PRESETS["tiny"]
@@ -399,7 +399,43 @@ def test_bad_checkpoint_raises_one_clear_error(kind, words):
     assert words in msg and "decoder.upsamples.3.time_conv." in msg and "my_vae.pth" in msg
 
 
+def test_side_stream_decoder_on_the_cpu_is_the_serial_decode():
+    dec, z = tiny(), latents(7, seed=3)
+    ref, _ = stream(dec, z, [1, 3, 3])
+    state = dec.new_stream(1, HW)
+    side = SideStreamDecoder(dec, state)
+    pending = [side.submit(z[:, a:b]) for a, b in ((0, 1), (1, 4), (4, 7))]
+    assert side.stream is None and all(p.end is None for p in pending)
+    assert torch.equal(torch.cat([p.frames() for p in pending], dim=1), ref)
+
+
 # ---- CUDA: BF16 on the GPU and a compiled pass ------------------------------------------------------------
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_side_stream_decode_overlapping_other_work_equals_serial():
+    """Blocks decoded on the second stream while the main stream keeps busy (and reuses freed memory) give
+    the serial decode's frames bit for bit; each pending block carries its side-stream events."""
+    dec = tiny().cuda().to(torch.bfloat16)
+    z = latents(10, seed=4).cuda().to(torch.bfloat16)
+    ref, _ = stream(dec, z, [1, 3, 3, 3])
+    side = SideStreamDecoder(dec, dec.new_stream(1, HW))
+    pending, frames = [], []
+    for a, b in ((0, 1), (1, 4), (4, 7), (7, 10)):
+        block = z[:, a:b].clone()                               # freed by the main stream after submit
+        pending.append(side.submit(block))
+        del block
+        busy = torch.randn(2048, 2048, device="cuda")
+        for _ in range(20):                                     # main-stream work meanwhile
+            busy = (busy @ busy).tanh()
+        if len(pending) > 1:
+            frames.append(pending[-2].frames().clone())
+    frames.append(pending[-1].frames().clone())
+    torch.cuda.synchronize()
+    assert torch.equal(torch.cat(frames, dim=1), ref)
+    assert all(p.start.elapsed_time(p.end) > 0 for p in pending)
+
+
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
