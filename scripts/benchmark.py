@@ -175,7 +175,7 @@ def bench(cfg: DictConfig) -> None:
         quant = rest[0] if rest else "none"
         levers = tuple(x for x in rest[1].split("+") if x) if len(rest) > 1 else ()
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
-        ccfg = CompileConfig.from_choice(mode, attention, levers=levers)
+        ccfg = CompileConfig.from_choice(mode, attention, levers=levers, cache_dir=cfg.compile.get("cache_dir"))
         ccfg.check_device(spec.device)
         parsed.append((path, cache, mode, ccfg, quant))
     for path, cache, mode, ccfg, quant in parsed:
