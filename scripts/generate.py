@@ -10,6 +10,7 @@ config.yaml (resolved) and timings.json (per-block DiT and VAE times, steady sta
 compile and warm-up time). Without a checkpoint every weight is random (DiT, VAE, text encoder):
 the video is noise and proves the pipeline, not the model.
 """
+import importlib.util
 import json
 import logging
 import os
@@ -191,6 +192,9 @@ def validate(cfg: DictConfig) -> RunSpec:
         raise ValueError(f"attention: {cfg.attention.backend!r} is not one of {list(ATTENTION)}")
     if cfg.attention.backend in CUDA_ONLY and device.type != "cuda":
         raise ValueError(f"attention={cfg.attention.backend} needs a CUDA GPU; use attention=sdpa on the CPU")
+    if cfg.output.video and cfg.output.get("mp4", True) and importlib.util.find_spec("av") is None:
+        raise ValueError("output.video=true writes an mp4 with PyAV, which is not installed: pip install av, or "
+                         "output.mp4=false to decode and time the video without writing it, or output.video=false")
     compile_cfg = CompileConfig(mode=cfg.compile.mode, attention=cfg.attention.backend, cache_dir=cfg.compile.cache_dir,
                                 cuda_graphs=bool(cfg.compile.get("cuda_graphs", False)),
                                 levers=tuple(cfg.compile.get("levers", ())))
@@ -460,7 +464,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     names = ["video.mp4"] if spec.batch_size == 1 else [f"video_{i}.mp4" for i in range(spec.batch_size)]
     failure, first_frame_s = None, None
     with ExitStack() as stack:
-        writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if vae else []
+        mp4 = vae is not None and cfg.output.get("mp4", True)             # output.mp4=false: decode and time only
+        writers = [stack.enter_context(Mp4Writer(out_dir / n, fps=spec.fps)) for n in names] if mp4 else []
         stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae else None
         timer = BlockTimer(spec.device)
         bar = tqdm(pipe.stream(schedules, spec.num_frames, seeded_noise(spec)), total=spec.num_frames // F,

@@ -48,6 +48,8 @@ def validate_live(cfg: DictConfig) -> tuple:
     spec = validate(cfg)
     if not spec.video:
         raise ValueError("output.video: live mode streams the decoded frames; set output.video=true")
+    if not cfg.output.get("mp4", True):
+        raise ValueError("output.mp4: live mode writes the mp4 as it streams; set output.mp4=true")
     max_frames = _int(cfg.live.max_frames, "live.max_frames")
     try:
         check_num_frames(max_frames, spec.generation.num_frame_per_block)

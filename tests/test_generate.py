@@ -244,3 +244,16 @@ def test_untrained_size_with_real_weights_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="longlive_fast"):
         validate(cfg("model=wan_1_3b", "checkpoint=wan", f"checkpoint.wan_dir={wan}", "device=cpu"))
     assert "trained at" not in caplog.text
+
+
+def test_decode_without_writing_and_the_pyav_check(tmp_path, monkeypatch):
+    """output.mp4=false decodes and times the video without writing it (a machine without PyAV, e.g. for
+    the warm-start figure with the VAE); output.video=true with the mp4 and no PyAV is refused up front."""
+    timings = run(cfg("device=cpu", "num_frames=6", "output.mp4=false"), tmp_path)
+    assert all(b["vae_ms"] > 0 for b in timings["blocks"]) and not list(tmp_path.glob("*.mp4"))
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else real(name, *a))
+    with pytest.raises(ValueError, match="output.mp4=false"):
+        validate(cfg("device=cpu"))
+    validate(cfg("device=cpu", "output.mp4=false"))
