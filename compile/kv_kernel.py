@@ -3,10 +3,10 @@ into their ring slots (the recipe lever `kv_write`, CUDA only); the same kernel 
 Q's RMSNorm + RoPE (lever `q_rope`).
 
 Why: the block profile (BENCHMARKS.md, kernel appendix) showed Inductor's fused kernel for exactly this
-work at ~81 us per layer call on the H100, against ~10 us for the same norm + RoPE of Q, whose result
-is not scattered: the indexed stores of the ring write (a row index loaded from `write_idx`) are what
-it does slowly. Here one program handles one token: it loads K's row as (even, odd) pairs, normalizes,
-rotates, and stores the row contiguously at its slot; then copies V's row. ~60 MB per layer call.
+work at ~81 us per layer call on the H100: ~60 MB moved (K and V rows read, both written to their ring
+slots at a row index loaded from `write_idx`) at ~0.74 TB/s. Here one program handles one token: it loads
+K's row as (even, odd) pairs, normalizes, rotates, and stores the row contiguously at its slot; then
+copies V's row.
 Measured in the block (H100): 28.7 us per layer call against Inductor's 81 us (1.012x end to end). For Q
 (`q_rope`) the kernel takes 23 us against Inductor's 30.5, a gain lost in the run-to-run noise (dropped).
 
