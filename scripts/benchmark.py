@@ -49,7 +49,7 @@ log = logging.getLogger("longlive_fast")
 
 
 def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cpu=None, quant: str = "none",
-              vae_per_frame: bool = False, vae_overlap: bool = False):
+              vae_per_frame: bool = False, vae_overlap: bool = False, quality_stride: int = 0):
     """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
     the weights on the device, so its peak memory is its own. Returns the row's measurements.
@@ -58,7 +58,10 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     (model.vae.SideStreamDecoder); a block's frames are consumed (the main stream waits for them) after the
     next block's decode is queued. Then `ms` is the denoising block on the main stream, `vae_ms` the
     decode on the side stream, `e2e_ms` from the block's start to its frames decoded (what a viewer waits),
-    and `frames_interval_ms` the time between consecutive blocks' frames (the streaming rate)."""
+    and `frames_interval_ms` the time between consecutive blocks' frames (the streaming rate).
+
+    With `quality_stride` > 0 and the VAE on, every quality_stride-th decoded video frame is kept (uint8 on
+    the device, ~1.2 MB a frame at 480x832; to the host after the run) for the PSNR against the first path."""
     from torch._dynamo.utils import counters
     cuda = spec.device.type == "cuda"
     torch._dynamo.reset()
@@ -80,7 +83,11 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     counters.clear()
     stream = vae.new_stream(spec.batch_size, spec.latent_hw) if vae is not None else None
     side = SideStreamDecoder(vae, stream, vae_per_frame) if vae is not None and vae_overlap and cuda else None
-    clock, blocks, latents, events, last = BlockTimer(spec.device), [], [], [], None
+    clock, blocks, latents, events, last, kept = BlockTimer(spec.device), [], [], [], None, []
+
+    def keep(frames):                        # uint8 on the device now (as video.to_uint8), to the host after the run
+        if quality_stride:
+            kept.append(((frames[:, ::quality_stride].float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8))
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)
@@ -89,13 +96,13 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
             p = side.submit(block.latents)
             events.append((p.start, p.end))
             if last is not None:
-                last.frames()                                 # the block before: consumed (discarded) now
+                keep(last.frames())                           # the block before: consumed now
             last = p
         elif vae is not None:
-            vae.decode_block(block.latents, stream, per_frame=vae_per_frame)      # frames discarded: time only
+            keep(vae.decode_block(block.latents, stream, per_frame=vae_per_frame))  # otherwise discarded: time only
             clock.mark()
     if last is not None:
-        last.frames()
+        keep(last.frames())
     del last
     laps = clock.laps_ms()
     step = 2 if vae is not None and side is None else 1
@@ -111,6 +118,7 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
             b["vae_ms"] = laps[step * i + 1]
     result = {
         "blocks": blocks, "latents": torch.cat(latents, dim=1).float().cpu(),
+        "frames": torch.cat(kept, dim=1).cpu() if kept else None,
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,    # the timed run
         "warmup_peak_mem_gib": warmup_peak,                                              # compile + warm-up
         "recompiles": int(counters["stats"]["unique_graphs"]),
@@ -121,6 +129,12 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     gc.collect()
     torch._dynamo.reset()
     return result
+
+
+def psnr(ref, out):
+    """PSNR (dB) of uint8 frames against the reference's; None where they are identical (JSON has no inf)."""
+    mse = (out.float() - ref.float()).pow(2).mean().item()
+    return None if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
 
 def git_commit() -> str:
@@ -168,7 +182,7 @@ def bench(cfg: DictConfig) -> None:
     vae_cpu = None
     if cfg.vae:
         vae_cpu = build_vae(spec).cpu()          # channels-last and the cuDNN flag as validate() read them
-    rows, outputs = [], {}
+    rows, outputs, frames = [], {}, {}
     parsed = []
     for path in cfg.paths:
         cache, mode, attention, *rest = path.split(":")
@@ -181,7 +195,7 @@ def bench(cfg: DictConfig) -> None:
     for path, cache, mode, ccfg, quant in parsed:
         try:
             m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
-                          bool(cfg.vae_overlap))
+                          bool(cfg.vae_overlap), int(cfg.quality_frames))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -192,6 +206,7 @@ def bench(cfg: DictConfig) -> None:
                 raise
             continue
         outputs[path] = m.pop("latents")
+        frames[path] = m.pop("frames")
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
         print(f"{path}: steady {s['steady_ms_per_latent_frame']} ms/latent frame, switch {s['switch_latency_ms_median']} ms, "
@@ -238,8 +253,10 @@ def bench(cfg: DictConfig) -> None:
             if base["compile"] == "none" and base["quant"] == "none":      # the first path is the eager reference
                 r["speedup_vs_eager"] = r["speedup_vs_first_path"]
         a, b = outputs[base["path"]], outputs[r["path"]]
+        fa, fb = frames[base["path"]], frames[r["path"]]
         if len(outputs) > 1:
-            del outputs[r["path"]]                              # keep only the first path's latents
+            del outputs[r["path"]], frames[r["path"]]           # keep only the first path's latents and frames
+        r["psnr_db_vs_first_path"] = psnr(fa, fb) if fa is not None and fb is not None else None
         r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
         F = spec.generation.num_frame_per_block
         worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))

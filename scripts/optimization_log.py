@@ -15,7 +15,8 @@ relative L2 over the run and the worst block, and PSNR (dB) of the kept decoded 
 >= --min-sqnr. With random weights this measures numerical fidelity only, and the log says so.
 With --bench, the rows are `scripts/benchmark.py` JSON rows instead: every path of one benchmark
 process is compared with that process's first path (same GPU, weights, prompts and noise), using the
-SQNR and relative L2 the benchmark recorded (no decoded frames: no PSNR).
+SQNR and relative L2 the benchmark recorded, and the PSNR of decoded frames when it kept them
+(`scripts/benchmark.py vae=true quality_frames=N`).
 Writes the markdown table and a latency-vs-quality plot (PNG) beside it.
 """
 import argparse
@@ -72,7 +73,7 @@ def load_bench_rows(files) -> list:
             "group": b["date"], "is_first": b["path"] == first,
             "q": {"sqnr_db": math.inf if sq is None and b.get("rel_l2_vs_first_path") == 0 else sq,
                   "worst_block_sqnr_db": b.get("worst_block_sqnr_db_vs_first_path"),
-                  "rel_l2": b.get("rel_l2_vs_first_path")},
+                  "rel_l2": b.get("rel_l2_vs_first_path"), "psnr_db": b.get("psnr_db_vs_first_path")},
         })
     for r in rows:
         if not r["is_first"]:

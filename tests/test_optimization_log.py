@@ -48,7 +48,8 @@ def test_bad_combination_in_a_sweep_skips_only_that_job(tmp_path):
 
 def test_benchmark_rows_become_a_log_section(tmp_path):
     """--bench: the rows of one benchmark process, each against that process's first path."""
-    out = subprocess.run([sys.executable, "scripts/benchmark.py", "model=tiny", "device=cpu", "num_frames=36", "vae=false",
+    out = subprocess.run([sys.executable, "scripts/benchmark.py", "model=tiny", "device=cpu", "num_frames=36", "vae=true",
+                          "quality_frames=4",
                           "prompts.switch_frames=[6,12,18,24,30]", f"out_dir={tmp_path}/rows",
                           f"hydra.run.dir={tmp_path}/run", "paths=[ring:none:sdpa,ring:none:sdpa:int8wo:kv_only]"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -63,4 +64,5 @@ def test_benchmark_rows_become_a_log_section(tmp_path):
     assert len(lines) == 2 and "reference of the process" in lines[0]
     cells = [c.strip() for c in lines[1].split("|")]
     assert cells[1] == "quant=int8wo, levers kv_only" and 20 < float(cells[6].split()[0]) < 200
+    assert 20 < float(cells[8]) < 200                              # PSNR of the kept decoded frames
     assert cells[-2] in ("keep", "drop") and "numerical fidelity only" in log.read_text()
