@@ -15,8 +15,10 @@ Every path copies the weights (kept on the CPU) to the device and frees them aft
 peak memory (`peak_mem_gib`: the timed run; `warmup_peak_mem_gib`: compile and warm-up) is that
 path's own. Block time is measured with
 CUDA events from the end of one block to the end of the next (re-cache included); nothing syncs
-inside a block. Recompiles and graph breaks are counted over the timed run. Writes one JSON row per
-path to `out_dir` and prints a table last. Random weights: timings are real, outputs carry no meaning.
+inside a block. Recompiles and graph breaks are counted over the timed run. Every row carries its
+latents' SQNR and relative L2 against the first path, and with `quality_frames=N` (VAE on) the PSNR of
+every N-th decoded frame. Writes one JSON row per path to `out_dir` and prints a table last. Random
+weights: timings are real, outputs carry no meaning.
 """
 import copy
 import datetime
