@@ -43,7 +43,8 @@ from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.memory import estimate  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
-from scripts.optimization_log import sqnr  # noqa: E402
+from scripts.optimization_log import psnr, sqnr  # noqa: E402
+from scripts.video import pixels_uint8  # noqa: E402
 from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,9 +88,9 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     side = SideStreamDecoder(vae, stream, vae_per_frame) if vae is not None and vae_overlap and cuda else None
     clock, blocks, latents, events, last, kept = BlockTimer(spec.device), [], [], [], None, []
 
-    def keep(frames):                        # uint8 on the device now (as video.to_uint8), to the host after the run
+    def keep(frames):                        # uint8 on the device now, to the host after the run
         if quality_stride:
-            kept.append(((frames[:, ::quality_stride].float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8))
+            kept.append(pixels_uint8(frames[:, ::quality_stride]))
     for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)
@@ -133,10 +134,9 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     return result
 
 
-def psnr(ref, out):
-    """PSNR (dB) of uint8 frames against the reference's; None where they are identical (JSON has no inf)."""
-    mse = (out.float() - ref.float()).pow(2).mean().item()
-    return None if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+def finite(x):
+    """x, or None where it is infinite (identical outputs: no noise; JSON has no inf)."""
+    return x if math.isfinite(x) else None
 
 
 def git_commit() -> str:
@@ -214,10 +214,9 @@ def bench(cfg: DictConfig) -> None:
         print(f"{path}: steady {s['steady_ms_per_latent_frame']} ms/latent frame, switch {s['switch_latency_ms_median']} ms, "
               f"warm-up {m['warmup_s']:.1f} s (compile {m['compile_s']:.1f} s), recompiles {m['recompiles']}, "
               f"graph breaks {m['graph_breaks']}", flush=True)
-        steady = [b["ms"] / F for b in blocks
-                  if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
-        vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
         steady_b = [b for b in blocks if b["first_frame"] >= spec.generation.local_attn_size and not b["switched"]]
+        steady = [b["ms"] / F for b in steady_b]
+        vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
         e2e = [b.get("e2e_ms", b["ms"] + b.get("vae_ms", 0.0)) / F for b in steady_b if "vae_ms" in b]
         interval = [b["frames_interval_ms"] / F for b in steady_b if "frames_interval_ms" in b]
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
@@ -258,11 +257,9 @@ def bench(cfg: DictConfig) -> None:
         fa, fb = frames[base["path"]], frames[r["path"]]
         if len(outputs) > 1:
             del outputs[r["path"]], frames[r["path"]]           # keep only the first path's latents and frames
-        r["psnr_db_vs_first_path"] = psnr(fa, fb) if fa is not None and fb is not None else None
+        r["psnr_db_vs_first_path"] = finite(psnr(fa, fb)) if fa is not None and fb is not None else None
         r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
-        F = spec.generation.num_frame_per_block
         worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
-        finite = lambda x: x if math.isfinite(x) else None      # noqa: E731  (identical: no noise, JSON null)
         r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
         r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
         name = r["path"].replace(":", "_").replace("+", "-")

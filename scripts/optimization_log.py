@@ -98,6 +98,12 @@ def sqnr(ref: torch.Tensor, out: torch.Tensor) -> float:
     return math.inf if noise == 0 else (10 * torch.log10(ref.float().pow(2).mean() / noise)).item()
 
 
+def psnr(ref: torch.Tensor, out: torch.Tensor) -> float:
+    """PSNR (dB) of uint8 frames against the reference's (inf where identical)."""
+    mse = (out.float() - ref.float()).pow(2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
 def quality(row, ref) -> dict:
     q = {}
     if row["latents"] is not None and ref["latents"] is not None and row["latents"].shape == ref["latents"].shape:
@@ -107,9 +113,13 @@ def quality(row, ref) -> dict:
         F = row["F"]
         q["worst_block_sqnr_db"] = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
     if row["frames"] is not None and ref["frames"] is not None and row["frames"].shape == ref["frames"].shape:
-        mse = (row["frames"].float() - ref["frames"].float()).pow(2).mean().item()
-        q["psnr_db"] = math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+        q["psnr_db"] = psnr(ref["frames"], row["frames"])
     return q
+
+
+def quality_of(row, ref) -> dict:
+    """The quality columns: recorded in the row (benchmark rows), or computed from the tensors (sweeps)."""
+    return row["q"] if "q" in row else quality(row, ref)
 
 
 def fmt(x, spec=".1f", none="-"):
@@ -137,7 +147,7 @@ def build_log(rows, min_speedup: float, min_sqnr: float) -> tuple:
             lines.append(f"| {change} ({tag}) | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | 1.00 "
                          f"| {fmt(r['peak'], '.2f')} | - | - | - | {fmt(r['warmup'])} | reference |")
             continue
-        q = r["q"] if "q" in r else quality(r, ref)
+        q = quality_of(r, ref)
         speedup = ref["steady"] / r["steady"] if ref["steady"] and r["steady"] else None
         keep = speedup is not None and speedup >= min_speedup and q.get("sqnr_db", -math.inf) >= min_sqnr
         lines.append(f"| {change} | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | {fmt(speedup, '.2f')} "
@@ -202,7 +212,7 @@ def main(argv=None) -> int:
         for r in rows:
             ref = reference_of(r, rows)
             out.append({**{k: r[k] for k in keep}, "run": str(r["dir"]),
-                        **((r["q"] if "q" in r else quality(r, ref)) if ref is not None else {}),
+                        **(quality_of(r, ref) if ref is not None else {}),
                         "reference": None if ref is None else str(ref["dir"])})
         args.json.write_text(json.dumps(out, indent=1))
     print(section)

@@ -8,10 +8,15 @@ import numpy as np
 import torch
 
 
+def pixels_uint8(frames: torch.Tensor) -> torch.Tensor:
+    """Pixels in [-1, 1] -> uint8 of the same shape, on the frames' device, as LongLive saves them
+    (x/2 + 0.5, x255, truncated)."""
+    return ((frames.float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8)
+
+
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """[F, 3, H, W] pixels in [-1, 1] -> [F, H, W, 3] uint8, as LongLive saves them (x/2 + 0.5, x255, truncated)."""
-    x = ((frames.float() / 2 + 0.5).clamp(0, 1) * 255).to(torch.uint8)      # on the frames' device
-    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    """[F, 3, H, W] pixels in [-1, 1] -> [F, H, W, 3] uint8 numpy (`pixels_uint8`, channels last, on the host)."""
+    return pixels_uint8(frames).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 class Mp4Writer:
