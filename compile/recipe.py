@@ -90,7 +90,8 @@ class CompileConfig:
 # conf/compile/*.yaml: choice -> (mode, cuda_graphs)
 CHOICES = {"none": ("none", False), "none_cudagraphs": ("none", True), "default": ("default", False),
            "default_cudagraphs": ("default", True), "max_autotune": ("max_autotune", False),
-           "max_autotune_no_cudagraphs": ("max_autotune_no_cudagraphs", False)}
+           "max_autotune_no_cudagraphs": ("max_autotune_no_cudagraphs", False),
+           "max_autotune_cudagraphs": ("max_autotune_no_cudagraphs", True)}
 
 
 def use_cuda_graphs(pipeline, cfg: CompileConfig):

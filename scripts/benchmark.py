@@ -7,7 +7,7 @@ Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS]]" and runs the 
 prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
 `compile` group choice (none, default, default_cudagraphs, none_cudagraphs, max_autotune,
-max_autotune_no_cudagraphs); ATTENTION a backend (sdpa, sdpa_cudnn, fa3, fa3_fp8, flash_attn, flex,
+max_autotune_no_cudagraphs, max_autotune_cudagraphs); ATTENTION a backend (sdpa, sdpa_cudnn, fa3, fa3_fp8, flash_attn, flex,
 math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers joined by "+"
 (compile/recipe.py LEVERS), default none, e.g. ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write (the
 levers the compiled `compile` choices default to in generate.py).

@@ -124,6 +124,8 @@ def test_compile_choices_and_cuda_graph_refusals():
     assert set(CHOICES) == {p.stem for p in (Path(__file__).parents[1] / "conf" / "compile").glob("*.yaml")}
     cfg = CompileConfig.from_choice("default_cudagraphs", "fa3")
     assert (cfg.mode, cfg.cuda_graphs, cfg.attention) == ("default", True, "fa3")
+    cfg = CompileConfig.from_choice("max_autotune_cudagraphs")
+    assert (cfg.mode, cfg.cuda_graphs) == ("max_autotune_no_cudagraphs", True)
     with pytest.raises(ValueError, match="cuda_graphs=true needs a CUDA device"):
         cfg.check_device(torch.device("cpu"))
     with pytest.raises(ValueError, match="would nest"):
