@@ -73,7 +73,7 @@ class RunSpec:
     fps: int
     memory_check: bool = True   # refuse, before building, a run whose estimated peak exceeds the GPU
     vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
-    vae_cudnn_benchmark: bool = False  # cuDNN times its algorithms for each VAE convolution shape (process-wide)
+    vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
 
 
 def _int(value, field: str) -> int:
@@ -211,7 +211,7 @@ def validate(cfg: DictConfig) -> RunSpec:
                    compile_cfg,
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
-                   bool(cfg.output.get("vae_cudnn_benchmark", False)))
+                   bool(cfg.output.get("vae_cudnn_benchmark", True)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
