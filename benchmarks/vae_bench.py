@@ -2,11 +2,14 @@
 
     python benchmarks/vae_bench.py [--blocks 12] [--compile] [--out DIR]
     python benchmarks/vae_bench.py --only cl:frame:compiled --profile     # + kernel breakdown of a block
+    python benchmarks/vae_bench.py --only cl:frame:compiled:heuristic,cl:frame:compiled:timed   # cuDNN's choice
 
 Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by block (3 latent frames,
 12 video frames per block after the first). Variants: NCDHW (default) or channels-last (NDHWC,
 `WanVAEDecoder.to_channels_last`); one pass per block or one per latent frame (`per_frame`); eager or
-torch.compile (fullgraph, as compile/recipe.py compiles it). Per variant: median ms per latent frame
+torch.compile (fullgraph, as compile/recipe.py compiles it); cuDNN's heuristic or timed
+(`cudnn.benchmark`) algorithm choice, per variant (each variant runs on a fresh thread: cuDNN's plan cache
+is per thread). Per variant: median ms per latent frame
 over the blocks after the first two (CUDA events around each block), the peak memory above the
 weights during the timed blocks, and the max abs difference of its video from the first variant's.
 Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
@@ -18,6 +21,7 @@ import re
 import argparse
 import json
 import statistics
+import threading
 import sys
 import time
 from pathlib import Path
@@ -98,7 +102,8 @@ def profile_block(vae, z, state, per_frame, flops) -> dict:
                         sorted(names.items(), key=lambda kv: -kv[1][0])[:25]]}
 
 
-def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None):
+def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False):
+    torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
     vae.load_state_dict(base_sd, assign=True)
@@ -137,53 +142,78 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None):
     return row, torch.stack(outs)
 
 
+def in_fresh_thread(fn, *args):
+    """fn(*args) on a new thread: PyTorch's cuDNN plan cache is thread-local and its key leaves out
+    `cudnn.benchmark`, so the first plan chosen for a convolution shape would otherwise stick for the whole
+    process and a heuristic and a timed variant could not be compared in one process."""
+    result = []
+    t = threading.Thread(target=lambda: result.append(fn(*args)))
+    t.start()
+    t.join()
+    if not result:
+        raise RuntimeError("the variant's thread failed (traceback above)")
+    return result[0]
+
+
+def parse_variant(spec: str, timed_default: bool):
+    """"cl:frame:compiled[:timed|heuristic]" -> (channels_last, per_frame, compiled, cudnn_benchmark)."""
+    parts = spec.split(":")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("timed", "heuristic")):
+        raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:timed|heuristic]")
+    timed = timed_default if len(parts) == 3 else parts[3] == "timed"
+    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--blocks", type=int, default=12)
     ap.add_argument("--compile", action="store_true", help="also time compiled variants (about a minute each)")
-    ap.add_argument("--only", default=None, help="variants as LAYOUT:PASS:MODE,... e.g. cl:frame:compiled")
+    ap.add_argument("--only", default=None, help="variants as LAYOUT:PASS:MODE[:CUDNN],... e.g. cl:frame:compiled "
+                    "or cl:frame:compiled:heuristic,cl:frame:compiled:timed (CUDNN: cuDNN's algorithm choice, "
+                    "default per --cudnn-benchmark)")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--profile", action="store_true", help="kernel breakdown of one more block per variant")
     ap.add_argument("--cudnn-benchmark", action="store_true",
                     help="let cuDNN time its algorithms per convolution shape (default: its heuristic's choice)")
     args = ap.parse_args()
-    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     base = WanVAEDecoder(VAE_PRESETS["wan2_1"]).init_random(torch.Generator().manual_seed(1)).to(torch.bfloat16)
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
-    variants = [(False, False, False), (True, False, False), (False, True, False), (True, True, False)]
+    timed = args.cudnn_benchmark
+    variants = [(False, False, False, timed), (True, False, False, timed), (False, True, False, timed),
+                (True, True, False, timed)]
     if args.compile:
-        variants += [(False, False, True), (True, False, True), (True, True, True)]
+        variants += [(False, False, True, timed), (True, False, True, timed), (True, True, True, timed)]
     if args.only:
-        variants = [(a == "cl", b == "frame", c == "compiled") for a, b, c in
-                    (v.split(":") for v in args.only.split(","))]
+        variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp in variants:
-        r, video = run_variant(sd, z, cl, pf, comp, flops)
+    for cl, pf, comp, bench in variants:
+        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench)
         first = video if first is None else first
-        r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp,
+        r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k != "profile"}, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "latent_hw": HW,
-              "cudnn_benchmark": args.cudnn_benchmark,
               "blocks": args.blocks, "rows": rows}
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
-    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} "
-          f"{'diff':>8}")
+    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'ms/latent fr':>12} {'min-max':>13} "
+          f"{'GiB above w':>11} {'diff':>8}")
     for r in rows:
-        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {r['ms_per_latent_frame']:12.1f} "
+        algo = "timed" if r["cudnn_benchmark"] else "heuristic"
+        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
     for r in rows:
         p = r.get("profile")
         if not p:
             continue
         conv = f"{p['conv_tflops']:.0f}" if p["conv_tflops"] else "-"
-        print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']}: one block {p['block_ms_unprofiled']:.1f} ms "
+        print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']} "
+              f"cudnn_benchmark={r['cudnn_benchmark']}: one block {p['block_ms_unprofiled']:.1f} ms "
               f"unprofiled, kernels {p['busy_ms']:.1f} ms, {p['flops_per_block'] / 1e12:.1f} TFLOP, convolutions {conv} TFLOP/s")
         for k, v in p["classes"].items():
             print(f"  {k:<18} {v['ms']:8.2f} ms {v['kernels']:6d} kernels")
