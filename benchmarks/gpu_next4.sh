@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device call prepared for the next session (not yet run): the VAE levers.
+# Device call (ran 2026-11-26, H100: BENCHMARKS.md, streaming VAE; the cuDNN comparison was then repeated in one process by gpu_vae_cudnn.sh): the VAE levers.
 #  - the VAE with cuDNN's timed algorithm choice (the heuristic picks an Ampere kernel for 21 convolutions
 #    of a block on the H100: BENCHMARKS.md, VAE), profiled, against the heuristic's choice;
 #  - the VAE decode on a second stream against the serial decode (one Hydra process: the basic launcher

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device call prepared for the next session (not yet run): the rows issue #8 still misses: the weight-only
+# Device call (ran 2026-11-26, H100; the quant step was stopped by its 450 s box in int8wo's warm-up, then gpu_headline4.sh and gpu_fp8_tune.sh took the FP8 rows): the rows issue #8 still missed: the weight-only
 # schemes compiled, against BF16 in the same process (latent SQNR and decoded-frame PSNR), FP8 with
 # Inductor's coordinate-descent tuning (lever tune: its GELU + FP8-quantization kernel is 156 us per layer
 # call at ~0.8 TB/s); then the CUDA tests added in session 3 that have not run on a GPU yet.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device call prepared for the next session (not yet run): cold then warm start to the first decoded block
+# Device call (ran 2026-11-26, H100: BENCHMARKS.md, warm start; OPTIMIZATION_LOG.md window table): cold then warm start to the first decoded block
 # with the VAE compiled too (`output.mp4=false`: decoded and timed, nothing written, so PyAV is not needed),
 # the same Inductor cache directory for both runs; then the window/sink cell (21, 6) issue #8 misses.
 # Set LONGLIVE_COMMIT.

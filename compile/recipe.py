@@ -9,6 +9,12 @@
     5. (optional, `cuda_graphs`) the pipeline's model call replayed from one CUDA graph per call shape
        over the whole forward (cudagraph.py; `use_cuda_graphs`)
 
+Modes (`compile.mode`): none, default, max_autotune (Inductor's GEMM autotuning and its own CUDA graphs,
+which it skips here: the KV ring buffers are graph inputs written in place), max_autotune_no_cudagraphs;
+our whole-forward CUDA graphs (step 5) go with any mode but max_autotune. Measured on the H100
+(OPTIMIZATION_LOG.md rows 19-20): the max-autotune modes run 2% slower than mode default after a
+6-minute cold compile.
+
 Regional compilation: every `AttentionBlock` is compiled with the same code, and Dynamo treats the
 blocks' parameters and the per-layer cache views as graph inputs, so the 30 blocks share one graph
 per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-model compiles take
@@ -25,7 +31,7 @@ what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write
              CUDA with Triton, the ring cache)
     q_rope   Q's RMSNorm + RoPE in the same kernel, without the scatter (kv_kernel.py; CUDA with Triton)
     tune     Inductor's coordinate-descent tuning of its Triton kernels' block sizes (mode default; the
-             max-autotune modes include it): measured 1.01x for a 3.4x longer compile
+             max-autotune modes include it): measured 1.01x for a 3.4x longer compile (FP8: 1.03x, 2.1x)
 """
 import logging
 import os
