@@ -470,3 +470,29 @@ def test_cuda_stream_and_compiled_pass(monkeypatch):
         lambda m, i, o: layouts.append(o.is_contiguous(memory_format=torch.channels_last_3d)))
     assert_close(stream(last, z, [1, 3, 3])[0], dec.decode(z), atol=2e-2, rtol=0)
     assert layouts and all(layouts)
+
+
+def test_vae_bytes_counts_the_convolutions_as_the_flop_counter_does():
+    """benchmarks/vae_bytes.py (the VAE floor in BENCHMARKS.md): its convolution FLOPs for a streamed
+    block equal torch.utils.flop_counter's, and the fused floor is below the unfused bytes."""
+    import sys
+    from pathlib import Path
+    from torch.utils.flop_counter import FlopCounterMode
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import vae_bytes
+
+    counter = vae_bytes.count_block(vae_bytes.build("tiny"), hw=(6, 10))
+    conv = counter.rows["convolution"]
+    vae = vae_bytes.build("tiny")
+    state = vae.new_stream(1, (6, 10))
+    z = torch.zeros(1, 1, vae.cfg.z_dim, 6, 10, dtype=vae.dtype, device="meta")
+    with torch.no_grad():
+        vae.decode_block(z, state)
+        with FlopCounterMode(display=False) as flops:
+            vae.decode_block(z.expand(1, vae_bytes.F, *z.shape[2:]), state, per_frame=True)
+    counts = flops.get_flop_counts()["Global"]
+    assert conv["flops"] == counts[torch.ops.aten.convolution] > 0
+    unfused = sum(r["read"] + r["written"] for k, r in counter.rows.items() if k != "convolution")
+    assert 0 < counter.floor_bytes < unfused
+    assert {"norm", "activation", "copies and cache", "upsampling", "attention"} <= set(counter.rows)
+    assert not counter.where                     # every module's hook pair ran
