@@ -41,7 +41,7 @@ CLASSES = ("convolution", "norm", "activation", "copies and cache", "upsampling"
 # Calls that make views or metadata only: nothing moves.
 VIEWS = {"view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze", "squeeze",
          "slice", "select", "as_strided", "alias", "detach", "split", "split_with_sizes", "chunk", "unbind",
-         "empty", "empty_like", "empty_strided", "lift_fresh", "_to_copy_noop"}
+         "empty", "empty_like", "empty_strided", "lift_fresh"}
 
 
 def nbytes(t: torch.Tensor) -> int:
@@ -109,6 +109,7 @@ def count_block(vae: WanVAEDecoder, batch: int = 1, hw=HW, frames: int = F) -> B
     z = torch.zeros(batch, 1, vae.cfg.z_dim, *hw, dtype=vae.dtype, device="meta")
     with torch.no_grad():
         vae.decode_block(z, state)           # the stream's first latent frame: not counted
+        counter.floor_bytes = 0
         with counter:
             vae.decode_block(z.expand(batch, frames, *z.shape[2:]), state, per_frame=True)
     for h in hooks:
