@@ -3,13 +3,15 @@
     python benchmarks/vae_bench.py [--blocks 12] [--compile] [--out DIR]
     python benchmarks/vae_bench.py --only cl:frame:compiled --profile     # + kernel breakdown of a block
     python benchmarks/vae_bench.py --only cl:frame:compiled:heuristic,cl:frame:compiled:timed   # cuDNN's choice
+    python benchmarks/vae_bench.py --only cl:frame:compiled:timed,cl:frame:compiled:timed+convpad  # padding in the conv
 
 Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by block (3 latent frames,
 12 video frames per block after the first). Variants: NCDHW (default) or channels-last (NDHWC,
 `WanVAEDecoder.to_channels_last`); one pass per block or one per latent frame (`per_frame`); eager or
 torch.compile (fullgraph, as compile/recipe.py compiles it); cuDNN's heuristic or timed
 (`cudnn.benchmark`) algorithm choice, per variant (each variant runs on a fresh thread: cuDNN's plan cache
-is per thread). Per variant: median ms per latent frame
+is per thread); `convpad`: the convolutions zero-pad height and width themselves
+(`WanVAEDecoder.pad_space_in_conv`) instead of reading a padded copy. Per variant: median ms per latent frame
 over the blocks after the first two (CUDA events around each block), the peak memory above the
 weights during the timed blocks, and the max abs difference of its video from the first variant's.
 Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
@@ -102,7 +104,8 @@ def profile_block(vae, z, state, per_frame, flops) -> dict:
                         sorted(names.items(), key=lambda kv: -kv[1][0])[:25]]}
 
 
-def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False):
+def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
+                pad_in_conv=False):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -110,6 +113,7 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     vae = vae.cuda().eval().requires_grad_(False)
     if channels_last:
         vae.to_channels_last()
+    vae.pad_space_in_conv(pad_in_conv)
     t0 = time.perf_counter()
     if compiled:
         torch._dynamo.reset()
@@ -156,12 +160,15 @@ def in_fresh_thread(fn, *args):
 
 
 def parse_variant(spec: str, timed_default: bool):
-    """"cl:frame:compiled[:timed|heuristic]" -> (channels_last, per_frame, compiled, cudnn_benchmark)."""
+    """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic and convpad ->
+    (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv)."""
     parts = spec.split(":")
-    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("timed", "heuristic")):
-        raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:timed|heuristic]")
-    timed = timed_default if len(parts) == 3 else parts[3] == "timed"
-    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed
+    opts = parts[3].split("+") if len(parts) == 4 else []
+    if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad"} or \
+            {"timed", "heuristic"} <= set(opts):
+        raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad")
+    timed = "timed" in opts or (timed_default and "heuristic" not in opts)
+    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts
 
 
 def main():
@@ -180,18 +187,20 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    variants = [(False, False, False, timed), (True, False, False, timed), (False, True, False, timed),
-                (True, True, False, timed)]
+    variants = [(False, False, False, timed, False), (True, False, False, timed, False),
+                (False, True, False, timed, False), (True, True, False, timed, False)]
     if args.compile:
-        variants += [(False, False, True, timed), (True, False, True, timed), (True, True, True, timed)]
+        variants += [(False, False, True, timed, False), (True, False, True, timed, False),
+                     (True, True, True, timed, False)]
     if args.only:
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench in variants:
-        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench)
+    for cl, pf, comp, bench, convpad in variants:
+        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
+                  "pad_in_conv": convpad,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k != "profile"}, flush=True)
@@ -201,11 +210,13 @@ def main():
               "blocks": args.blocks, "rows": rows}
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
-    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'ms/latent fr':>12} {'min-max':>13} "
-          f"{'GiB above w':>11} {'diff':>8}")
+    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'ms/latent fr':>12} "
+          f"{'min-max':>13} {'GiB above w':>11} {'diff':>8}")
     for r in rows:
         algo = "timed" if r["cudnn_benchmark"] else "heuristic"
-        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {r['ms_per_latent_frame']:12.1f} "
+        pad = "in conv" if r["pad_in_conv"] else "copy"
+        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} "
+              f"{r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
     for r in rows:
         p = r.get("profile")
@@ -213,7 +224,7 @@ def main():
             continue
         conv = f"{p['conv_tflops']:.0f}" if p["conv_tflops"] else "-"
         print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']} "
-              f"cudnn_benchmark={r['cudnn_benchmark']}: one block {p['block_ms_unprofiled']:.1f} ms "
+              f"cudnn_benchmark={r['cudnn_benchmark']} pad_in_conv={r['pad_in_conv']}: one block {p['block_ms_unprofiled']:.1f} ms "
               f"unprofiled, kernels {p['busy_ms']:.1f} ms, {p['flops_per_block'] / 1e12:.1f} TFLOP, convolutions {conv} TFLOP/s")
         for k, v in p["classes"].items():
             print(f"  {k:<18} {v['ms']:8.2f} ms {v['kernels']:6d} kernels")

@@ -117,9 +117,10 @@ def count_block(vae: WanVAEDecoder, batch: int = 1, hw=HW, frames: int = F) -> B
     return counter
 
 
-def build(preset: str = "wan2_1", channels_last: bool = True) -> WanVAEDecoder:
+def build(preset: str = "wan2_1", channels_last: bool = True, pad_in_conv: bool = False) -> WanVAEDecoder:
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS[preset]).to(torch.bfloat16).eval()
+    vae.pad_space_in_conv(pad_in_conv)
     return vae.to_channels_last() if channels_last else vae
 
 
@@ -127,10 +128,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="wan2_1", choices=sorted(VAE_PRESETS))
     ap.add_argument("--ncdhw", action="store_true", help="the default layout instead of channels-last")
+    ap.add_argument("--convpad", action="store_true", help="convolutions pad height and width themselves "
+                    "(WanVAEDecoder.pad_space_in_conv)")
     ap.add_argument("--profile", default=None, help="a vae_bench.py --profile JSON: measured times beside the counts")
     ap.add_argument("--out", default=None, help="write the counts as JSON here")
     args = ap.parse_args()
-    counter = count_block(build(args.preset, not args.ncdhw))
+    counter = count_block(build(args.preset, not args.ncdhw, args.convpad))
     rows = {k: counter.rows[k] for k in CLASSES if k in counter.rows}
     conv = rows["convolution"]
     non_conv = sum(r["read"] + r["written"] for k, r in rows.items() if k != "convolution")
@@ -140,7 +143,8 @@ def main():
         measured = {k: v["ms"] for k, v in prof["classes"].items()}
     gb = 1e9
     print(f"Wan2.1 VAE ({args.preset}), {'NCDHW' if args.ncdhw else 'NDHWC'}, BF16, one steady block of {F} latent "
-          f"frames at {HW[0] * 8}x{HW[1] * 8}, one latent frame a pass (counted on the meta device)")
+          f"frames at {HW[0] * 8}x{HW[1] * 8}, one latent frame a pass, spatial padding "
+          f"{'in the convolutions' if args.convpad else 'as a copy'} (counted on the meta device)")
     print(f"{'class':<18} {'calls':>6} {'GB read':>9} {'GB written':>10} {'TFLOP':>7} {'measured ms':>11}")
     for k, r in rows.items():
         ms = f"{measured[k]:.1f}" if k in measured else "-"
@@ -156,6 +160,7 @@ def main():
               f"{counter.floor_bytes / rest / 1e9:.2f} TB/s of the floor's)")
     if args.out:
         Path(args.out).write_text(json.dumps({"preset": args.preset, "channels_last": not args.ncdhw,
+                                              "pad_in_conv": args.convpad,
                                               "frames": F, "latent_hw": HW, "classes": rows,
                                               "non_conv_unfused_bytes": non_conv,
                                               "non_conv_floor_bytes": counter.floor_bytes,

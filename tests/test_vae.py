@@ -83,6 +83,31 @@ def test_channels_last_decodes_the_same_video():
     assert_close(stream(fast, z, [1, 3, 3])[0], dec.decode(z), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_padding_inside_the_convolution_decodes_the_same_video(channels_last):
+    """pad_space_in_conv: the convs zero-pad height and width themselves instead of reading a padded copy;
+    streamed (uneven blocks and per frame) and in one pass without caches, the same video as Wan's layout."""
+    dec, z = tiny(), latents(7, seed=6)
+    fast = WanVAEDecoder(TINY).eval()
+    fast.load_state_dict(dec.state_dict())
+    if channels_last:
+        fast.to_channels_last()
+    fast.pad_space_in_conv()
+    conv = fast.decoder.conv1
+    assert conv.pad_in_conv and conv.padding == (0, 1, 1)
+    assert fast.conv2.padding == (0, 0, 0)                      # 1x1x1: nothing to pad
+    ref = dec.decode(z)
+    assert_close(stream(fast, z, [1, 3, 3])[0], ref, atol=1e-5, rtol=1e-5)
+    state = fast.new_stream(1, HW)
+    assert_close(torch.cat([fast.decode_block(z[:, a:b], state, per_frame=True) for a, b in ((0, 2), (2, 7))], dim=1),
+                 ref, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        assert_close(fast(z), ref, atol=1e-5, rtol=1e-5)
+    fast.pad_space_in_conv(False)
+    assert not conv.pad_in_conv and conv.padding == (0, 0, 0)
+    assert_close(stream(fast, z, [7])[0], ref, atol=1e-5, rtol=1e-5)
+
+
 def test_one_pass_over_the_whole_video_equals_decode():
     """decoder(z) without caches: every causal conv zero-pads the whole sequence (no cache at all)."""
     dec, z = tiny(), latents(6, seed=2)
@@ -496,3 +521,6 @@ def test_vae_bytes_counts_the_convolutions_as_the_flop_counter_does():
     assert 0 < counter.floor_bytes < unfused
     assert {"norm", "activation", "copies and cache", "upsampling", "attention"} <= set(counter.rows)
     assert not counter.where                     # every module's hook pair ran
+    padded = vae_bytes.count_block(vae_bytes.build("tiny", pad_in_conv=True), hw=(6, 10))
+    copies = [sum(c.rows["copies and cache"][k] for k in ("read", "written")) for c in (counter, padded)]
+    assert copies[1] < copies[0] and padded.rows["convolution"]["flops"] == conv["flops"]
