@@ -6,5 +6,5 @@
 # block): compiled 40.6 -> ~38 ms per latent frame, eager -3 ms or more. Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
-step 420 python benchmarks/vae_bench.py --blocks 6 --out $OUT --profile \
+step 270 python benchmarks/vae_bench.py --blocks 6 --out $OUT --profile \
   --only cl:frame:eager:timed,cl:frame:eager:timed+convpad,cl:frame:compiled:timed,cl:frame:compiled:timed+convpad
