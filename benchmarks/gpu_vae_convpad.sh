@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared for the next session (not yet run): the VAE's spatial zero padding inside the convolutions
+# Ran 2026-11-26 (H100; BENCHMARKS.md, VAE; OPTIMIZATION_LOG.md row 26): the VAE's spatial zero padding inside the convolutions
 # (WanVAEDecoder.pad_space_in_conv) against the padded copy Wan's layout writes before every conv, eager and
 # compiled, cuDNN timed (the default), one process, with the kernel profile of each variant. Prediction from
 # the H100 profile (pure padding kernels ~7.5 ms per block) and vae_bytes.py (-31.8 GB of unfused copies per

@@ -73,6 +73,7 @@ class RunSpec:
     fps: int
     memory_check: bool = True   # refuse, before building, a run whose estimated peak exceeds the GPU
     vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
+    vae_pad_in_conv: bool = True       # VAE convs zero-pad H, W themselves (WanVAEDecoder.pad_space_in_conv)
     vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
 
 
@@ -211,7 +212,7 @@ def validate(cfg: DictConfig) -> RunSpec:
                    compile_cfg,
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
-                   bool(cfg.output.get("vae_cudnn_benchmark", True)))
+                   bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -356,7 +357,8 @@ def build_model(spec: RunSpec) -> CausalWanModel:
 
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
     """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
-    channels-last when `output.vae_channels_last`. With `output.vae_cudnn_benchmark`, cuDNN times its
+    channels-last when `output.vae_channels_last`; with `output.vae_pad_in_conv` its convolutions zero-pad
+    height and width themselves (no padded copy of each input). With `output.vae_cudnn_benchmark`, cuDNN times its
     algorithms for each convolution shape on first use (a process-wide flag: the DiT has no convolution)
     instead of taking its heuristic's choice, which on the H100 is an Ampere kernel for 21 of a block's
     convolutions (BENCHMARKS.md, VAE)."""
@@ -368,6 +370,7 @@ def build_vae(spec: RunSpec) -> WanVAEDecoder:
     else:
         vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
         vae = vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
+    vae.pad_space_in_conv(spec.vae_pad_in_conv)
     return vae.to_channels_last() if spec.vae_channels_last else vae
 
 

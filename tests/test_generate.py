@@ -257,3 +257,13 @@ def test_decode_without_writing_and_the_pyav_check(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="output.mp4=false"):
         validate(cfg("device=cpu"))
     validate(cfg("device=cpu", "output.mp4=false"))
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_vae_options_reach_the_decoder(on):
+    """output.vae_pad_in_conv / vae_channels_last are applied by build_vae (defaults: both on)."""
+    from scripts.generate import build_vae
+    spec = validate(cfg() if on else cfg("output.vae_pad_in_conv=false", "output.vae_channels_last=false"))
+    vae = build_vae(spec)
+    assert vae.decoder.conv1.pad_in_conv is on and vae.channels_last is on
+    assert vae.decoder.conv1.padding == ((0, 1, 1) if on else (0, 0, 0))
