@@ -4,6 +4,7 @@
     python benchmarks/vae_bench.py --only cl:frame:compiled --profile     # + kernel breakdown of a block
     python benchmarks/vae_bench.py --only cl:frame:compiled:heuristic,cl:frame:compiled:timed   # cuDNN's choice
     python benchmarks/vae_bench.py --only cl:frame:compiled:timed,cl:frame:compiled:timed+convpad  # padding in the conv
+    python benchmarks/vae_bench.py --only cl:frame:compiled:timed+convpad+subpixel --memory-trace  # what is live at the peak
 
 Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by block (3 latent frames,
 12 video frames per block after the first). Variants: NCDHW (default) or channels-last (NDHWC,
@@ -11,16 +12,20 @@ Wan2.1's VAE decoder (random BF16 weights) streams 480x832 latents block by bloc
 torch.compile (fullgraph, as compile/recipe.py compiles it); cuDNN's heuristic or timed
 (`cudnn.benchmark`) algorithm choice, per variant (each variant runs on a fresh thread: cuDNN's plan cache
 is per thread); `convpad`: the convolutions zero-pad height and width themselves
-(`WanVAEDecoder.pad_space_in_conv`) instead of reading a padded copy. Per variant: median ms per latent frame
+(`WanVAEDecoder.pad_space_in_conv`) instead of reading a padded copy; `subpixel`: each spatial upsampling as
+one 2x2 conv giving the 4 output phases (`WanVAEDecoder.subpixel_upsample`). Per variant: median ms per latent frame
 over the blocks after the first two (CUDA events around each block), the peak memory above the
 weights during the timed blocks, and the max abs difference of its video from the first variant's.
 Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
 runs under torch.profiler: its kernels by class (convolution, norm, activation, upsampling, copies and
 cache, other Triton, other), the convolutions' achieved TFLOP/s (FLOPs counted with
-torch.utils.flop_counter on the eager decoder), and the costliest kernels.
+torch.utils.flop_counter on the eager decoder), and the costliest kernels. With --memory-trace, one more
+block runs under the CUDA allocator's history: the allocations live at the block's peak, largest first, each
+with the code line that made it (the generated wrapper's line for a compiled decoder).
 """
 import re
 import argparse
+import linecache
 import json
 import statistics
 import threading
@@ -104,8 +109,44 @@ def profile_block(vae, z, state, per_frame, flops) -> dict:
                         sorted(names.items(), key=lambda kv: -kv[1][0])[:25]]}
 
 
+def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
+    """Decode one more block under torch.cuda.memory's allocation history and replay it: the peak of the
+    memory allocated during the block (above what was live before it) and the allocations live at that
+    moment, largest first, each with its innermost frame in model/ or in Inductor's generated code (and
+    that line's text), so a compiled decoder's peak can be read back to its buffers."""
+    block = z[:, -F:]
+    torch.cuda.synchronize()
+    torch.cuda.memory._record_memory_history(max_entries=1_000_000, stacks="python")
+    with torch.no_grad():
+        vae.decode_block(block, state, per_frame=per_frame)
+    torch.cuda.synchronize()
+    snap = torch.cuda.memory._snapshot()
+    torch.cuda.memory._record_memory_history(enabled=None)
+    live, now, peak, at_peak = {}, 0, 0, {}
+    for ev in snap["device_traces"][torch.cuda.current_device()]:
+        if ev["action"] == "alloc":
+            live[ev["addr"]] = ev
+            now += ev["size"]
+            if now > peak:
+                peak, at_peak = now, dict(live)
+        elif ev["action"] == "free_completed" and ev["addr"] in live:
+            now -= live.pop(ev["addr"])["size"]
+
+    def where(frames):
+        for f in frames:
+            name = f["filename"]
+            if "/model/" in name or "torchinductor" in name or "/compile/" in name:
+                text = linecache.getline(name, f["line"]).strip() if "torchinductor" in name else ""
+                return f"{Path(name).name}:{f['line']} {f['name']} {text[:160]}".strip()
+        return frames[0]["filename"] + ":" + str(frames[0]["line"]) if frames else "?"
+
+    rows = sorted(at_peak.values(), key=lambda ev: -ev["size"])
+    return {"peak_gib": peak / 2**30, "live_at_peak": len(rows),
+            "largest": [{"mib": ev["size"] / 2**20, "where": where(ev.get("frames", []))} for ev in rows[:top]]}
+
+
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
-                pad_in_conv=False):
+                pad_in_conv=False, subpixel=False, trace_memory=False):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -113,7 +154,7 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     vae = vae.cuda().eval().requires_grad_(False)
     if channels_last:
         vae.to_channels_last()
-    vae.pad_space_in_conv(pad_in_conv)
+    vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel)
     t0 = time.perf_counter()
     if compiled:
         torch._dynamo.reset()
@@ -137,12 +178,15 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     ms = [s.elapsed_time(e) / F for s, e in times[2:]]
     peak = (torch.cuda.max_memory_allocated() - weights) / 2**30
     prof = profile_block(vae, z, state, per_frame, flops) if flops is not None else None
+    trace = memory_trace(vae, z, state, per_frame) if trace_memory else None
     del vae, state
     torch.cuda.empty_cache()
     row = {"ms_per_latent_frame": statistics.median(ms), "min": min(ms), "max": max(ms),
            "peak_above_weights_gib": peak, "first_two_blocks_s": warm_s}
     if prof is not None:
         row["profile"] = prof
+    if trace is not None:
+        row["memory_trace"] = trace
     return row, torch.stack(outs)
 
 
@@ -160,15 +204,16 @@ def in_fresh_thread(fn, *args):
 
 
 def parse_variant(spec: str, timed_default: bool):
-    """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic and convpad ->
-    (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv)."""
+    """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel ->
+    (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel)."""
     parts = spec.split(":")
     opts = parts[3].split("+") if len(parts) == 4 else []
-    if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad"} or \
+    if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad", "subpixel"} or \
             {"timed", "heuristic"} <= set(opts):
-        raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad")
+        raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad, "
+                         "subpixel")
     timed = "timed" in opts or (timed_default and "heuristic" not in opts)
-    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts
+    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts
 
 
 def main():
@@ -180,6 +225,8 @@ def main():
                     "default per --cudnn-benchmark)")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--profile", action="store_true", help="kernel breakdown of one more block per variant")
+    ap.add_argument("--memory-trace", action="store_true",
+                    help="what is live at the peak of one more block per variant (CUDA allocator history)")
     ap.add_argument("--cudnn-benchmark", action="store_true",
                     help="let cuDNN time its algorithms per convolution shape (default: its heuristic's choice)")
     args = ap.parse_args()
@@ -187,35 +234,36 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    variants = [(False, False, False, timed, False), (True, False, False, timed, False),
-                (False, True, False, timed, False), (True, True, False, timed, False)]
+    variants = [(False, False, False, timed, False, False), (True, False, False, timed, False, False),
+                (False, True, False, timed, False, False), (True, True, False, timed, False, False)]
     if args.compile:
-        variants += [(False, False, True, timed, False), (True, False, True, timed, False),
-                     (True, True, True, timed, False)]
+        variants += [(False, False, True, timed, False, False), (True, False, True, timed, False, False),
+                     (True, True, True, timed, False, False)]
     if args.only:
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench, convpad in variants:
-        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad)
+    for cl, pf, comp, bench, convpad, subpixel in variants:
+        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
-                  "pad_in_conv": convpad,
+                  "pad_in_conv": convpad, "subpixel": subpixel,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
-        print({k: v for k, v in r.items() if k != "profile"}, flush=True)
+        print({k: v for k, v in r.items() if k not in ("profile", "memory_trace")}, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "latent_hw": HW,
               "blocks": args.blocks, "rows": rows}
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
-    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'ms/latent fr':>12} "
-          f"{'min-max':>13} {'GiB above w':>11} {'diff':>8}")
+    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'upsample':>8} "
+          f"{'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'diff':>8}")
     for r in rows:
         algo = "timed" if r["cudnn_benchmark"] else "heuristic"
         pad = "in conv" if r["pad_in_conv"] else "copy"
-        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} "
+        up = "subpixel" if r["subpixel"] else "nearest"
+        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} {up:>8} "
               f"{r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
     for r in rows:
@@ -224,12 +272,21 @@ def main():
             continue
         conv = f"{p['conv_tflops']:.0f}" if p["conv_tflops"] else "-"
         print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']} "
-              f"cudnn_benchmark={r['cudnn_benchmark']} pad_in_conv={r['pad_in_conv']}: one block {p['block_ms_unprofiled']:.1f} ms "
+              f"cudnn_benchmark={r['cudnn_benchmark']} pad_in_conv={r['pad_in_conv']} subpixel={r['subpixel']}: one block {p['block_ms_unprofiled']:.1f} ms "
               f"unprofiled, kernels {p['busy_ms']:.1f} ms, {p['flops_per_block'] / 1e12:.1f} TFLOP, convolutions {conv} TFLOP/s")
         for k, v in p["classes"].items():
             print(f"  {k:<18} {v['ms']:8.2f} ms {v['kernels']:6d} kernels")
         for k in p["kernels"][:8]:
             print(f"  {k['name'][:70]:<70} {k['ms']:7.2f} ms x{k['count']}")
+
+
+    for r in rows:
+        m = r.get("memory_trace")
+        if m:
+            print(f"\nmemory at the peak of one block ({r['layout']} compiled={r['compiled']} subpixel={r['subpixel']}): "
+                  f"{m['peak_gib']:.2f} GiB above the held, {m['live_at_peak']} allocations live")
+            for a in m["largest"][:12]:
+                print(f"  {a['mib']:8.1f} MiB  {a['where'][:110]}")
 
 
 if __name__ == "__main__":

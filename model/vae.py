@@ -153,9 +153,32 @@ class AttentionBlock(nn.Module):
         return x + y.view(b, t, c, h, w).transpose(1, 2)
 
 
+# Nearest 2x upsampling then a 3x3 conv (padding 1) equals, per output phase (row parity a, column parity
+# b), a 2x2 conv of the low-resolution input: output row 2i + a reads upsampled rows 2i + a - 1 .. 2i + a + 1,
+# i.e. input rows (i - 1, i, i) for a = 0 and (i, i, i + 1) for a = 1, so the 3 kernel rows fold into 2 taps.
+# _FOLD[a, u, k]: how much kernel row (or column) k adds to tap u of phase a.
+_FOLD = ((1.0, 0.0, 0.0), (0.0, 1.0, 1.0)), ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def subpixel_weights(weight, bias):
+    """Conv2d weight [Co, Ci, 3, 3] (+ bias [Co]) applied after nearest 2x upsampling -> the equivalent 2x2
+    weights of its 4 output phases as one conv [4 Co, Ci, 2, 2] (phase 2a + b in channels p Co .. (p + 1) Co)
+    and the bias repeated per phase. Folded in float32 (or wider), then rounded once to the weight's dtype."""
+    acc = torch.promote_types(weight.dtype, torch.float32)
+    fold = torch.tensor(_FOLD, dtype=acc, device=weight.device)                     # (2a, 2u, 3k)
+    w = torch.einsum("auk,bvl,oikl->aboiuv", fold, fold, weight.to(acc))
+    co, ci = weight.shape[:2]
+    return w.reshape(4 * co, ci, 2, 2).to(weight.dtype), bias.repeat(4)
+
+
 class Upsample(nn.Module):
     """Wan's Resample 'upsample2d' (nearest 2x + conv to half the channels) or 'upsample3d' (a time_conv to
-    2C channels first, its halves interleaved as frames 2k, 2k+1; the stream's first frame skips it)."""
+    2C channels first, its halves interleaved as frames 2k, 2k+1; the stream's first frame skips it).
+
+    With `subpixel` (WanVAEDecoder.subpixel_upsample) the upsampled input is never built: one 2x2 conv of the
+    low-resolution input gives all 4 output phases (4/9 of the taps on a quarter of the pixels: 2.25x fewer
+    FLOPs), and the phases are interleaved into the output. The same sums with the kernel taps pre-added."""
+    subpixel = False
 
     def __init__(self, dim, temporal, hw_scale):
         super().__init__()
@@ -180,8 +203,25 @@ class Upsample(nn.Module):
         if self.temporal:
             x = self.double_frames(x, caches, first)
         b, c, t, h, w = x.shape
-        y = self.resample(x.transpose(1, 2).reshape(b * t, c, h, w))          # (B*T, C/2, 2H, 2W)
+        x = x.transpose(1, 2).reshape(b * t, c, h, w)                      # (B*T, C, H, W)
+        y = self.upsample_subpixel(x) if self.subpixel else self.resample(x)  # (B*T, C/2, 2H, 2W)
         return y.view(b, t, c // 2, 2 * h, 2 * w).transpose(1, 2)           # (B, C/2, T, 2H, 2W)
+
+    def upsample_subpixel(self, x):
+        """x [N, C, H, W] -> conv3x3(nearest2x(x)) [N, C/2, 2H, 2W] through the 4 phase convs (same layout as x)."""
+        conv = self.resample[1]
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        weight, bias = subpixel_weights(conv.weight, conv.bias)
+        if channels_last:
+            weight = weight.contiguous(memory_format=torch.channels_last)
+        n, _, h, w = x.shape
+        co = conv.out_channels
+        out = F.conv2d(x, weight, bias, padding=1).permute(0, 2, 3, 1)    # (N, H+1, W+1, 4 Co)
+        # phase (a, b) is output pixel (2i + a, 2j + b); its 2x2 window starts at padded row i + a, column j + b
+        rows = [torch.stack([out[:, a:a + h, b:b + w, (2 * a + b) * co:(2 * a + b + 1) * co] for b in (0, 1)], dim=3)
+                for a in (0, 1)]                                           # (N, H, W, 2, Co) per a
+        y = torch.stack(rows, dim=2).reshape(n, 2 * h, 2 * w, co).permute(0, 3, 1, 2)   # (N, Co, 2H, 2W)
+        return y if channels_last else y.contiguous()
 
 
 class Decoder3d(nn.Module):
@@ -264,6 +304,15 @@ class WanVAEDecoder(nn.Module):
             if isinstance(m, CausalConv3d):
                 m.pad_in_conv = on
                 m.padding = (0, m.hw_pad[2], m.hw_pad[0]) if on else (0, 0, 0)
+        return self
+
+    def subpixel_upsample(self, on: bool = True) -> "WanVAEDecoder":
+        """Let every spatial upsampling run as one 2x2 conv of its low-resolution input giving the 4 output
+        phases (Upsample.subpixel) instead of a 3x3 conv over a nearest-upsampled copy: 2.25x fewer FLOPs in
+        those convs, no 4x-sized copy. Same sums, float rounding aside (the folded taps are pre-added)."""
+        for m in self.modules():
+            if isinstance(m, Upsample):
+                m.subpixel = on
         return self
 
     def cached_convs(self):

@@ -234,7 +234,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_ms_per_latent_frame": statistics.median(vae_frame) if vae_frame else None,
             "vae_per_frame": bool(cfg.vae_per_frame), "vae_channels_last": bool(cfg.vae_channels_last),
             "vae_pad_in_conv": bool(cfg.vae_pad_in_conv),
-            "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
+            "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark), "vae_subpixel": bool(cfg.vae_subpixel),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

@@ -75,6 +75,7 @@ class RunSpec:
     vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
     vae_pad_in_conv: bool = True       # VAE convs zero-pad H, W themselves (WanVAEDecoder.pad_space_in_conv)
     vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
+    vae_subpixel: bool = False         # VAE upsampling as one 2x2 conv of the 4 output phases (subpixel_upsample)
 
 
 def _int(value, field: str) -> int:
@@ -212,7 +213,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    compile_cfg,
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
-                   bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)))
+                   bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
+                   bool(cfg.output.get("vae_subpixel", False)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -358,10 +360,11 @@ def build_model(spec: RunSpec) -> CausalWanModel:
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
     """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
     channels-last when `output.vae_channels_last`; with `output.vae_pad_in_conv` its convolutions zero-pad
-    height and width themselves (no padded copy of each input). With `output.vae_cudnn_benchmark`, cuDNN times its
-    algorithms for each convolution shape on first use (a process-wide flag: the DiT has no convolution)
-    instead of taking its heuristic's choice, which on the H100 is an Ampere kernel for 21 of a block's
-    convolutions (BENCHMARKS.md, VAE)."""
+    height and width themselves (no padded copy of each input); with `output.vae_subpixel` each spatial
+    upsampling is one 2x2 conv giving the 4 output phases (no upsampled copy, 2.25x fewer FLOPs). With
+    `output.vae_cudnn_benchmark`, cuDNN times its algorithms for each convolution shape on first use (a
+    process-wide flag: the DiT has no convolution) instead of taking its heuristic's choice, which on the H100
+    is an Ampere kernel for 21 of a block's convolutions (BENCHMARKS.md, VAE)."""
     if spec.vae_cudnn_benchmark and spec.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if spec.checkpoint:
@@ -370,7 +373,7 @@ def build_vae(spec: RunSpec) -> WanVAEDecoder:
     else:
         vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
         vae = vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
-    vae.pad_space_in_conv(spec.vae_pad_in_conv)
+    vae.pad_space_in_conv(spec.vae_pad_in_conv).subpixel_upsample(spec.vae_subpixel)
     return vae.to_channels_last() if spec.vae_channels_last else vae
 
 

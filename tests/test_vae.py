@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 from torch.testing import assert_close
 
 from model.vae import (VAE_PRESETS, CausalConv3d, SideStreamDecoder, Upsample, WanVAEDecoder, load_vae_weights,
-                       vae_state_dict_from_diffusers)
+                       subpixel_weights, vae_state_dict_from_diffusers)
 
 TINY = VAE_PRESETS["tiny"]
 HW = (4, 6)                         # latent h, w -> 32 x 48 pixels
@@ -106,6 +106,48 @@ def test_padding_inside_the_convolution_decodes_the_same_video(channels_last):
     fast.pad_space_in_conv(False)
     assert not conv.pad_in_conv and conv.padding == (0, 0, 0)
     assert_close(stream(fast, z, [7])[0], ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("temporal", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_subpixel_upsample_is_nearest_upsample_then_conv(temporal, channels_last):
+    """Upsample.subpixel: one 2x2 conv of the low-resolution input gives the 4 output phases of
+    conv3x3(nearest2x(x)), odd sizes and the zero border included, in the input's layout (float64: exact)."""
+    torch.manual_seed(3)
+    up = Upsample(6, temporal, 1).double()
+    x = torch.randn(2, 6, 3, 5, 7, dtype=torch.double)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+        up.resample[1].weight.data = up.resample[1].weight.data.contiguous(memory_format=torch.channels_last)
+    caches = None
+    if temporal:
+        up.time_conv.cache_name = "t"                            # a standalone module: name its buffer
+        caches = {"t": torch.randn(2, 6, 2, 5, 7, dtype=torch.double)}
+    ref = up(x, {k: v.clone() for k, v in caches.items()} if caches else None)
+    up.subpixel = True
+    got = up(x, {k: v.clone() for k, v in caches.items()} if caches else None)
+    assert got.shape == ref.shape == (2, 3, 6 if temporal else 3, 10, 14)
+    assert_close(got, ref, atol=1e-12, rtol=1e-12)
+    if channels_last and not temporal:
+        assert got.is_contiguous(memory_format=torch.channels_last_3d)
+    w, b = subpixel_weights(up.resample[1].weight, up.resample[1].bias)
+    assert w.shape == (12, 6, 2, 2) and b.shape == (12,)
+
+
+def test_subpixel_upsample_decodes_the_same_video():
+    """WanVAEDecoder.subpixel_upsample on the whole decoder: streamed per frame, channels-last, convs padding
+    themselves (the fast defaults together), the same video as Wan's layout; off again restores the path."""
+    dec, z = tiny(), latents(7, seed=8)
+    fast = WanVAEDecoder(TINY).eval()
+    fast.load_state_dict(dec.state_dict())
+    fast.to_channels_last().pad_space_in_conv().subpixel_upsample()
+    ups = [m for m in fast.modules() if isinstance(m, Upsample)]
+    assert len(ups) == 3 and all(m.subpixel for m in ups)
+    ref = dec.decode(z)
+    state = fast.new_stream(1, HW)
+    assert_close(torch.cat([fast.decode_block(z[:, a:b], state, per_frame=True) for a, b in ((0, 3), (3, 7))], dim=1),
+                 ref, atol=1e-5, rtol=1e-5)
+    assert not any(m.subpixel for m in fast.subpixel_upsample(False).modules() if isinstance(m, Upsample))
 
 
 def test_one_pass_over_the_whole_video_equals_decode():
