@@ -13,7 +13,9 @@ torch.compile (fullgraph, as compile/recipe.py compiles it); cuDNN's heuristic o
 (`cudnn.benchmark`) algorithm choice, per variant (each variant runs on a fresh thread: cuDNN's plan cache
 is per thread); `convpad`: the convolutions zero-pad height and width themselves
 (`WanVAEDecoder.pad_space_in_conv`) instead of reading a padded copy; `subpixel`: each spatial upsampling as
-one 2x2 conv giving the 4 output phases (`WanVAEDecoder.subpixel_upsample`). Per variant: median ms per latent frame
+one 2x2 conv giving the 4 output phases (`WanVAEDecoder.subpixel_upsample`); `prenorm`: the convs behind a
+norm cache their frames before it (`WanVAEDecoder.history_before_norm`); `pwcat`: compiled with Inductor's
+`force_pointwise_cat` (every concatenation as one pointwise kernel, fusable into its consumer). Per variant: median ms per latent frame
 over the blocks after the first two (CUDA events around each block), the peak memory above the
 weights during the timed blocks, and the max abs difference of its video from the first variant's.
 Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
@@ -146,7 +148,7 @@ def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
 
 
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
-                pad_in_conv=False, subpixel=False, trace_memory=False):
+                pad_in_conv=False, subpixel=False, trace_memory=False, prenorm=False, pwcat=False):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -154,11 +156,11 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     vae = vae.cuda().eval().requires_grad_(False)
     if channels_last:
         vae.to_channels_last()
-    vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel)
+    vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel).history_before_norm(prenorm)
     t0 = time.perf_counter()
     if compiled:
         torch._dynamo.reset()
-        vae.compile(fullgraph=True, dynamic=False)
+        vae.compile(fullgraph=True, dynamic=False, options={"force_pointwise_cat": pwcat})
     weights = torch.cuda.memory_allocated()
     state = vae.new_stream(1, HW)
     blocks, times, outs = z.shape[1] // F, [], []
@@ -204,16 +206,17 @@ def in_fresh_thread(fn, *args):
 
 
 def parse_variant(spec: str, timed_default: bool):
-    """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel ->
-    (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel)."""
+    """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel, prenorm, pwcat ->
+    (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel, prenorm, pwcat)."""
     parts = spec.split(":")
     opts = parts[3].split("+") if len(parts) == 4 else []
-    if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad", "subpixel"} or \
+    if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad", "subpixel", "prenorm", "pwcat"} or \
             {"timed", "heuristic"} <= set(opts):
         raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad, "
-                         "subpixel")
+                         "subpixel, prenorm, pwcat")
     timed = "timed" in opts or (timed_default and "heuristic" not in opts)
-    return parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts
+    return (parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts,
+            "prenorm" in opts, "pwcat" in opts)
 
 
 def main():
@@ -234,20 +237,23 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    variants = [(False, False, False, timed, False, False), (True, False, False, timed, False, False),
-                (False, True, False, timed, False, False), (True, True, False, timed, False, False)]
+    plain = (False, False, False, False)         # convpad, subpixel, prenorm, pwcat
+    variants = [(False, False, False, timed, *plain), (True, False, False, timed, *plain),
+                (False, True, False, timed, *plain), (True, True, False, timed, *plain)]
     if args.compile:
-        variants += [(False, False, True, timed, False, False), (True, False, True, timed, False, False),
-                     (True, True, True, timed, False, False)]
+        variants += [(False, False, True, timed, *plain), (True, False, True, timed, *plain),
+                     (True, True, True, timed, *plain)]
     if args.only:
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench, convpad, subpixel in variants:
-        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace)
+    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat in variants:
+        r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace,
+                                   prenorm, pwcat)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
-                  "pad_in_conv": convpad, "subpixel": subpixel,
+                  "pad_in_conv": convpad, "subpixel": subpixel, "history_before_norm": prenorm,
+                  "force_pointwise_cat": pwcat,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k not in ("profile", "memory_trace")}, flush=True)
@@ -257,13 +263,16 @@ def main():
               "blocks": args.blocks, "rows": rows}
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
-    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'upsample':>8} "
-          f"{'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'diff':>8}")
+    print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'upsample':>8} {'history':>8} "
+          f"{'cat':>9} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'diff':>8}")
     for r in rows:
         algo = "timed" if r["cudnn_benchmark"] else "heuristic"
         pad = "in conv" if r["pad_in_conv"] else "copy"
         up = "subpixel" if r["subpixel"] else "nearest"
-        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} {up:>8} "
+        hist = "pre-norm" if r["history_before_norm"] else "conv in"
+        cat = "pointwise" if r["force_pointwise_cat"] else "default"
+        print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} {up:>8} {hist:>8} "
+              f"{cat:>9} "
               f"{r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
     for r in rows:
@@ -272,7 +281,8 @@ def main():
             continue
         conv = f"{p['conv_tflops']:.0f}" if p["conv_tflops"] else "-"
         print(f"\n{r['layout']} per_frame={r['per_frame']} compiled={r['compiled']} "
-              f"cudnn_benchmark={r['cudnn_benchmark']} pad_in_conv={r['pad_in_conv']} subpixel={r['subpixel']}: one block {p['block_ms_unprofiled']:.1f} ms "
+              f"cudnn_benchmark={r['cudnn_benchmark']} pad_in_conv={r['pad_in_conv']} subpixel={r['subpixel']} "
+              f"prenorm={r['history_before_norm']} pwcat={r['force_pointwise_cat']}: one block {p['block_ms_unprofiled']:.1f} ms "
               f"unprofiled, kernels {p['busy_ms']:.1f} ms, {p['flops_per_block'] / 1e12:.1f} TFLOP, convolutions {conv} TFLOP/s")
         for k, v in p["classes"].items():
             print(f"  {k:<18} {v['ms']:8.2f} ms {v['kernels']:6d} kernels")
@@ -283,7 +293,8 @@ def main():
     for r in rows:
         m = r.get("memory_trace")
         if m:
-            print(f"\nmemory at the peak of one block ({r['layout']} compiled={r['compiled']} subpixel={r['subpixel']}): "
+            print(f"\nmemory at the peak of one block ({r['layout']} compiled={r['compiled']} subpixel={r['subpixel']} "
+                  f"prenorm={r['history_before_norm']} pwcat={r['force_pointwise_cat']}): "
                   f"{m['peak_gib']:.2f} GiB above the held, {m['live_at_peak']} allocations live")
             for a in m["largest"][:12]:
                 print(f"  {a['mib']:8.1f} MiB  {a['where'][:110]}")

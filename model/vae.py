@@ -92,17 +92,25 @@ class CausalConv3d(nn.Conv3d):
         self.cache_name = None                    # key of this conv's buffer in VAEStream.caches
         assert self.time_pad in (0, CACHE_FRAMES), "only temporal kernels 1 and 3 occur in Wan's VAE"
 
-    def forward(self, x, caches=None):
-        """x [B, C, T, H, W]. caches None: x starts the video (zero history); else read and update the buffer."""
+    def forward(self, x, caches=None, prologue=None):
+        """x [B, C, T, H, W]. caches None: x starts the video (zero history); else read and update the buffer.
+        `prologue` (elementwise per frame and pixel, 0 -> 0: the RMSNorm + SiLU before the conv) is applied to
+        x here; with a cache it runs on the concatenation, so the buffer keeps its frames *before* the
+        prologue (WanVAEDecoder.history_before_norm): the same conv input, the norm recomputed on 2 frames."""
         hw_pad = (0, 0, 0, 0) if self.pad_in_conv else self.hw_pad
         if self.time_pad and caches is not None:
             cache = caches[self.cache_name]                      # [B, C, 2, H, W]
             x = torch.cat([cache, x], dim=2)                     # [B, C, 2 + T, H, W]
             cache.copy_(x[:, :, -CACHE_FRAMES:])
+            if prologue is not None:
+                x = prologue(x)
             if not self.pad_in_conv:
                 x = F.pad(x, hw_pad)
-        elif not self.pad_in_conv or self.time_pad:
-            x = F.pad(x, hw_pad + (self.time_pad, 0))
+        else:
+            if prologue is not None:
+                x = prologue(x)
+            if not self.pad_in_conv or self.time_pad:
+                x = F.pad(x, hw_pad + (self.time_pad, 0))
         return super().forward(x)
 
 
@@ -119,6 +127,10 @@ class RMSNorm(nn.Module):
 
 
 class ResidualBlock(nn.Module):
+    """Wan's ResidualBlock. With `history_before_norm` (WanVAEDecoder.history_before_norm) each conv gets its
+    RMSNorm + SiLU as a prologue and caches its frames before them (CausalConv3d.forward)."""
+    history_before_norm = False
+
     def __init__(self, in_dim, out_dim, hw_scale):
         super().__init__()
         # Wan's nn.Sequential indices (weight names residual.0/2/3/6); index 5 was Dropout(0.0).
@@ -129,6 +141,10 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x, caches=None):
         h = self.shortcut(x)
+        if self.history_before_norm:
+            norm1, act1, conv1, norm2, act2, _, conv2 = self.residual
+            x = conv1(x, caches, prologue=lambda t: act1(norm1(t)))
+            return conv2(x, caches, prologue=lambda t: act2(norm2(t))) + h
         for layer in self.residual:
             x = layer(x, caches) if isinstance(layer, CausalConv3d) else layer(x)
         return x + h
@@ -225,7 +241,9 @@ class Upsample(nn.Module):
 
 
 class Decoder3d(nn.Module):
-    """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan."""
+    """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan.
+    `history_before_norm`: the head's conv caches its frames before the RMSNorm + SiLU, as ResidualBlock's."""
+    history_before_norm = False
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -250,7 +268,10 @@ class Decoder3d(nn.Module):
         x = self.conv1(x, caches)
         for layer in (*self.middle, *self.upsamples):
             x = layer(x, caches, first) if isinstance(layer, Upsample) else layer(x, caches)
-        return self.head[2](self.head[1](self.head[0](x)), caches)
+        norm, act, conv = self.head
+        if self.history_before_norm:
+            return conv(x, caches, prologue=lambda t: act(norm(t)))
+        return conv(act(norm(x)), caches)
 
 
 @dataclass
@@ -313,6 +334,19 @@ class WanVAEDecoder(nn.Module):
         for m in self.modules():
             if isinstance(m, Upsample):
                 m.subpixel = on
+        return self
+
+    def history_before_norm(self, on: bool = True) -> "WanVAEDecoder":
+        """Let every conv behind an RMSNorm + SiLU (both convs of each residual block, the head's) keep its
+        last 2 input frames *before* the norm and run the norm on [history, new frames] itself (the norm is
+        per frame and pixel, and maps zero history to zero: the same conv input). Why: compiled, the history
+        then enters the conv input inside the norm kernel (with Inductor's `force_pointwise_cat`), where
+        otherwise Inductor copies each history into its concatenation buffer early in the pass and holds all
+        those buffers at once (H100: 3.8 GiB of transients instead of 1.3 eager; BENCHMARKS.md, memory). Costs
+        the norm of 2 more frames per conv. Call on a fresh stream: the buffers' meaning changes."""
+        for m in self.modules():
+            if isinstance(m, (ResidualBlock, Decoder3d)):
+                m.history_before_norm = on
         return self
 
     def cached_convs(self):

@@ -150,6 +150,37 @@ def test_subpixel_upsample_decodes_the_same_video():
     assert not any(m.subpixel for m in fast.subpixel_upsample(False).modules() if isinstance(m, Upsample))
 
 
+def test_history_before_norm_decodes_the_same_video():
+    """history_before_norm: the convs behind RMSNorm + SiLU cache their frames before the norm and normalise
+    [history, new frames] themselves: the same conv inputs (float64: bit-exact), uneven blocks and per frame;
+    the buffers now hold pre-norm frames; compiled with pointwise concatenation (the way it is meant to run)
+    it stays the same video, and off again restores Wan's buffers."""
+    torch.manual_seed(0)
+    dec = WanVAEDecoder(TINY).double().eval()
+    z = latents(6, seed=9).double()
+    ref = dec.decode(z)
+    fast = WanVAEDecoder(TINY).double().eval()
+    fast.load_state_dict(dec.state_dict())
+    fast.history_before_norm()
+    assert fast.decoder.history_before_norm and fast.decoder.middle[0].history_before_norm
+    assert torch.equal(stream(fast, z, [1, 3, 2])[0], ref)
+    state = fast.new_stream(1, HW)
+    with torch.no_grad():
+        fast.decode_block(z[:, :2], state)
+        plain_state = dec.new_stream(1, HW)
+        dec.decode_block(z[:, :2], plain_state)
+    name = "decoder.upsamples.0.residual.2"                  # first conv of a block: its input is silu(norm(x))
+    assert not torch.equal(state.caches[name], plain_state.caches[name])
+    fast.to_channels_last().pad_space_in_conv().subpixel_upsample()
+    compiled = torch.compile(fast, fullgraph=True, options={"force_pointwise_cat": True})
+    state = fast.new_stream(1, HW)
+    with torch.no_grad():
+        parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
+                                                            for i in range(1, 6)]
+    assert_close(torch.cat(parts, dim=1), ref, atol=1e-9, rtol=1e-9)
+    assert not fast.history_before_norm(False).decoder.history_before_norm
+
+
 def test_one_pass_over_the_whole_video_equals_decode():
     """decoder(z) without caches: every causal conv zero-pads the whole sequence (no cache at all)."""
     dec, z = tiny(), latents(6, seed=2)
@@ -529,6 +560,15 @@ def test_cuda_stream_and_compiled_pass(monkeypatch):
             assert diff.max() < 1e-4
         else:
             assert diff.mean() < 1e-2 and diff.max() < 0.25
+    fast = WanVAEDecoder(TINY).eval()                     # the fast VAE recipe compiled on the GPU, float32
+    fast.load_state_dict(tiny().state_dict())
+    fast.to("cuda").to_channels_last().pad_space_in_conv().subpixel_upsample().history_before_norm()
+    compiled, state = torch.compile(fast, fullgraph=True, options={"force_pointwise_cat": True}), fast.new_stream(1, HW)
+    z32 = z.float()
+    with torch.no_grad():
+        parts = [compiled(z32[:, :1], state.caches, True)] + [compiled(z32[:, i:i + 3], state.caches, False)
+                                                              for i in (1, 4)]
+    assert (torch.cat(parts, dim=1) - tiny().cuda().decode(z32)).abs().max() < 1e-4
     last = WanVAEDecoder(TINY).eval()                     # channels-last: cuDNN keeps NDHWC through the decoder
     last.load_state_dict(tiny().state_dict())
     last.to("cuda", torch.bfloat16).to_channels_last()
