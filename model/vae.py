@@ -113,6 +113,16 @@ class CausalConv3d(nn.Conv3d):
                 x = F.pad(x, hw_pad + (self.time_pad, 0))
         return super().forward(x)
 
+    def conv_no_bias(self, x):
+        """The bare convolution of an input that already carries its history (WanVAEDecoder.fuse_norm_history):
+        spatial zero padding as configured, no temporal padding, no bias (added by the caller)."""
+        if not self.pad_in_conv:
+            x = F.pad(x, self.hw_pad)
+        return F.conv3d(x, self.weight, None, self.stride, self.padding)
+
+    def bias_view(self):
+        return self.bias.view(1, -1, 1, 1, 1)
+
 
 class RMSNorm(nn.Module):
     """Wan's RMS_norm: L2-normalise over channels (dim 1), times sqrt(C) and a per-channel gamma."""
@@ -128,8 +138,11 @@ class RMSNorm(nn.Module):
 
 class ResidualBlock(nn.Module):
     """Wan's ResidualBlock. With `history_before_norm` (WanVAEDecoder.history_before_norm) each conv gets its
-    RMSNorm + SiLU as a prologue and caches its frames before them (CausalConv3d.forward)."""
+    RMSNorm + SiLU as a prologue and caches its frames before them (CausalConv3d.forward); with `norm_history`
+    (WanVAEDecoder.fuse_norm_history) one function builds each conv input from the history and the new
+    frames (compile/vae_kernel.py) and the convs' biases are added where the next op reads them."""
     history_before_norm = False
+    norm_history = None
 
     def __init__(self, in_dim, out_dim, hw_scale):
         super().__init__()
@@ -141,6 +154,12 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x, caches=None):
         h = self.shortcut(x)
+        if self.norm_history is not None and caches is not None:
+            norm1, _, conv1, norm2, _, _, conv2 = self.residual
+            y = conv1.conv_no_bias(self.norm_history(x, caches[conv1.cache_name], None, norm1.gamma, norm1.scale))
+            y = conv2.conv_no_bias(self.norm_history(y, caches[conv2.cache_name], conv1.bias, norm2.gamma,
+                                                     norm2.scale))
+            return y + conv2.bias_view() + h
         if self.history_before_norm:
             norm1, act1, conv1, norm2, act2, _, conv2 = self.residual
             x = conv1(x, caches, prologue=lambda t: act1(norm1(t)))
@@ -242,8 +261,10 @@ class Upsample(nn.Module):
 
 class Decoder3d(nn.Module):
     """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan.
-    `history_before_norm`: the head's conv caches its frames before the RMSNorm + SiLU, as ResidualBlock's."""
+    `history_before_norm`, `norm_history`: the head's conv caches its frames before the RMSNorm + SiLU, as
+    ResidualBlock's."""
     history_before_norm = False
+    norm_history = None
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -269,6 +290,9 @@ class Decoder3d(nn.Module):
         for layer in (*self.middle, *self.upsamples):
             x = layer(x, caches, first) if isinstance(layer, Upsample) else layer(x, caches)
         norm, act, conv = self.head
+        if self.norm_history is not None and caches is not None:
+            return conv.conv_no_bias(self.norm_history(x, caches[conv.cache_name], None, norm.gamma, norm.scale)) \
+                + conv.bias_view()
         if self.history_before_norm:
             return conv(x, caches, prologue=lambda t: act(norm(t)))
         return conv(act(norm(x)), caches)
@@ -347,6 +371,18 @@ class WanVAEDecoder(nn.Module):
         for m in self.modules():
             if isinstance(m, (ResidualBlock, Decoder3d)):
                 m.history_before_norm = on
+        return self
+
+    def fuse_norm_history(self, fn=None) -> "WanVAEDecoder":
+        """Build each cached conv's input with `fn(x, history, bias, gamma, scale)` (compile/vae_kernel.py:
+        fused_norm_silu_history, one Triton kernel per conv; reference_norm_silu_history on the CPU): the
+        RMSNorm + SiLU of [history, x (+ bias)], the history updated in place. Implies history_before_norm
+        (the buffers hold frames before the norm); fn None turns both off. Streaming passes only: a pass
+        without caches runs the plain layers. Call on a fresh stream."""
+        self.history_before_norm(fn is not None)
+        for m in self.modules():
+            if isinstance(m, (ResidualBlock, Decoder3d)):
+                m.norm_history = fn
         return self
 
     def cached_convs(self):

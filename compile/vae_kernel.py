@@ -1,0 +1,110 @@
+"""One Triton kernel for the VAE's RMSNorm + SiLU in front of each cached causal conv, reading the conv's
+2-frame history itself (`WanVAEDecoder.fuse_norm_history`, CUDA only).
+
+Why: compiled, the decoder concatenates [history, new frames] in front of every conv. Inductor writes the
+new frames straight into that concatenation buffer but copies the history in much earlier in the pass, so
+the 6-frame buffers of all full-resolution convs are alive together: 3.8 GiB of transients on the H100
+against 1.3 GiB eager (BENCHMARKS.md, memory). Caching each conv's frames *before* the norm
+(`history_before_norm`) lets one kernel build the conv input from both sources; Inductor's own kernel for
+that (pointwise concatenation) cost 4 ms per latent frame (the same section). This kernel: one program
+takes a tile of pixels with all their channels (channels-last: one contiguous run per pixel), and for each
+of the 2 + T frames loads the history or the new frame (+ the previous conv's bias), normalises over the
+channels in float32, scales by sqrt(C) * gamma, applies SiLU and stores the conv input. After a barrier it
+stores the last 2 frames (pre-norm, rounded to the activation dtype as the eager conv output is) back as
+the history: each program rewrites only its own pixels, after reading them.
+
+Numerics: F.normalize(x, dim=1) * sqrt(C) * gamma then SiLU, in float32 with one rounding at the store
+(eager BF16 rounds after each op; Inductor's fused kernels, like this one, do not).
+"""
+import torch
+import torch.nn.functional as F
+
+try:
+    import triton
+    import triton.language as tl
+    from torch.library import triton_op, wrap_triton
+except ImportError:             # the CPU wheels of torch come without Triton
+    triton = None
+
+UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
+EPS = 1e-12                     # F.normalize's default: x / max(|x|, eps)
+
+
+def norm_silu_history_reference(x, hist, bias, has_bias: bool, gamma, scale: float, eps: float = EPS):
+    """What the kernel computes, in plain torch (CPU, tests): x [B, C, T, H, W] new frames (before the
+    norm; + bias [C] when has_bias, as the conv that made them would have added it), hist [B, C, 2, H, W]
+    the history before the norm, updated in place to the last 2 frames. Returns SiLU(normalize(cat) *
+    scale * gamma) of cat = [hist, x], [B, C, 2 + T, H, W]."""
+    if has_bias:
+        x = x + bias.view(1, -1, 1, 1, 1)
+    cat = torch.cat([hist, x], dim=2)
+    hist.copy_(cat[:, :, -hist.shape[2]:])
+    return F.silu(F.normalize(cat, dim=1, eps=eps) * scale * gamma.view(1, -1, 1, 1, 1))
+
+
+if triton is not None:
+    @triton.jit
+    def _norm_silu_history_kernel(x_ptr, hist_ptr, bias_ptr, gamma_ptr, out_ptr, HW, scale, eps,
+                                  C: tl.constexpr, T: tl.constexpr, BLOCK_C: tl.constexpr,
+                                  BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr):
+        """Grid (pixel tiles, batch). All tensors channels-last: element (b, c, f, p) at ((b F + f) HW + p) C + c."""
+        dtype = out_ptr.dtype.element_ty
+        b = tl.program_id(1).to(tl.int64)
+        p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
+        c = tl.arange(0, BLOCK_C)
+        cm = c < C
+        m = (p < HW)[:, None] & cm[None, :]
+        off = p.to(tl.int64)[:, None] * C + c[None, :]
+        frame = HW.to(tl.int64) * C
+        x_base = x_ptr + b * T * frame
+        h_base = hist_ptr + b * 2 * frame
+        o_base = out_ptr + b * (T + 2) * frame
+        g = tl.load(gamma_ptr + c, mask=cm, other=0.0).to(tl.float32) * scale
+        bias = tl.load(bias_ptr + c, mask=cm, other=0.0).to(tl.float32)
+        for f in tl.static_range(T + 2):
+            if f < 2:
+                v = tl.load(h_base + f * frame + off, mask=m, other=0.0).to(tl.float32)
+            else:
+                v = tl.load(x_base + (f - 2) * frame + off, mask=m, other=0.0).to(tl.float32)
+                if HAS_BIAS:
+                    v = (v + bias[None, :]).to(dtype).to(tl.float32)
+            r = 1.0 / tl.maximum(tl.sqrt(tl.sum(v * v, axis=1)), eps)
+            y = v * r[:, None] * g[None, :]
+            tl.store(o_base + f * frame + off, (y * tl.sigmoid(y)).to(dtype), mask=m)
+        tl.debug_barrier()                          # every read of this tile's history is done
+        for j in tl.static_range(2):
+            if T + j < 2:
+                v = tl.load(h_base + (T + j) * frame + off, mask=m, other=0.0)
+            else:
+                v = tl.load(x_base + (T + j - 2) * frame + off, mask=m, other=0.0)
+                if HAS_BIAS:
+                    v = (v.to(tl.float32) + bias[None, :]).to(dtype)
+            tl.store(h_base + j * frame + off, v, mask=m)
+
+    @triton_op("longlive::vae_norm_silu_history", mutates_args={"hist"})
+    def norm_silu_history(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
+                          gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
+        """norm_silu_history_reference on the GPU; x, hist channels-last (NDHWC) contiguous, gamma [C]."""
+        B, C, T, H, W = x.shape
+        out = x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)      # [B, C, 2 + T, H, W], NDHWC
+        block_c = triton.next_power_of_2(C)
+        block_p = max(1, 4096 // block_c)
+        wrap_triton(_norm_silu_history_kernel)[(triton.cdiv(H * W, block_p), B)](
+            x, hist, bias, gamma, out, H * W, scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
+            HAS_BIAS=has_bias, num_warps=4)
+        return out
+
+
+def fused_norm_silu_history(x, hist, bias, gamma, scale):
+    """The model's entry (WanVAEDecoder.fuse_norm_history): x [B, C, T, H, W] before the norm (bias: the
+    previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input."""
+    cl = torch.channels_last_3d
+    if not (x.is_contiguous(memory_format=cl) and hist.is_contiguous(memory_format=cl)):
+        raise ValueError("the fused VAE norm needs channels-last activations and buffers "
+                         "(WanVAEDecoder.to_channels_last before new_stream)")
+    return norm_silu_history(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1), scale, EPS)
+
+
+def reference_norm_silu_history(x, hist, bias, gamma, scale):
+    """fused_norm_silu_history's signature over the plain-torch reference (CPU tests of the wiring)."""
+    return norm_silu_history_reference(x, hist, bias, bias is not None, gamma.view(-1), scale)

@@ -1,0 +1,105 @@
+"""compile/vae_kernel.py: the VAE's RMSNorm + SiLU reading each conv's history (WanVAEDecoder.fuse_norm_history).
+On the CPU the wiring runs with the plain-torch reference; on the GPU the Triton kernel is held to it."""
+import pytest
+import torch
+from torch.testing import assert_close
+
+from compile import vae_kernel
+from model.vae import VAE_PRESETS, WanVAEDecoder
+
+TINY = VAE_PRESETS["tiny"]
+cuda = pytest.mark.skipif(not torch.cuda.is_available() or vae_kernel.UNAVAILABLE is not None,
+                          reason="needs a CUDA GPU and Triton")
+
+
+def decoder(dtype=torch.float64, seed=1):
+    return WanVAEDecoder(TINY).init_random(torch.Generator().manual_seed(seed)).to(dtype).eval()
+
+
+def streamed(dec, z, blocks, per_frame=True):
+    state = dec.new_stream(z.shape[0], z.shape[-2:])
+    with torch.no_grad():
+        out, start = [], 0
+        for n in blocks:
+            out.append(dec.decode_block(z[:, start:start + n], state, per_frame=per_frame))
+            start += n
+    return torch.cat(out, dim=1)
+
+
+@pytest.mark.parametrize("per_frame", [True, False])
+def test_fused_wiring_with_the_reference_is_the_same_video(per_frame):
+    """fuse_norm_history with the plain-torch reference: biases moved behind the bare convs, histories kept
+    before the norm; float64, bit-exact against Wan's layout, one pass per latent frame or per block."""
+    dec, z = decoder(), torch.randn(2, 5, 16, 6, 10, generator=torch.Generator().manual_seed(2)).double()
+    ref = dec.decode(z)
+    fast = decoder()
+    fast.to_channels_last().pad_space_in_conv().fuse_norm_history(vae_kernel.reference_norm_silu_history)
+    assert fast.decoder.history_before_norm and fast.decoder.upsamples[0].norm_history is not None
+    assert torch.equal(streamed(fast, z, [1, 2, 2], per_frame), ref)
+    fast.fuse_norm_history(None)
+    assert not fast.decoder.history_before_norm and fast.decoder.norm_history is None
+
+
+def test_reference_updates_the_history_and_adds_the_bias():
+    torch.manual_seed(0)
+    x, hist = torch.randn(1, 4, 1, 2, 3), torch.randn(1, 4, 2, 2, 3)
+    bias, gamma = torch.randn(4), torch.rand(4) + 0.5
+    old = hist.clone()
+    out = vae_kernel.norm_silu_history_reference(x, hist, bias, True, gamma, 2.0)
+    xb = x + bias.view(1, -1, 1, 1, 1)
+    assert torch.equal(hist, torch.cat([old[:, :, 1:], xb], dim=2))       # T = 1: [old frame 1, new frame]
+    cat = torch.cat([old, xb], dim=2)
+    y = cat / cat.norm(dim=1, keepdim=True) * 2.0 * gamma.view(1, -1, 1, 1, 1)
+    assert_close(out, y * torch.sigmoid(y))
+
+
+def test_channels_first_input_is_refused():
+    x, hist = torch.zeros(1, 4, 2, 2, 3), torch.zeros(1, 4, 2, 2, 3)
+    with pytest.raises(ValueError, match="channels-last"):
+        vae_kernel.fused_norm_silu_history(x.contiguous(), hist, None, torch.ones(4, 1, 1, 1), 2.0)
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("c,t,b", [(96, 4, 1), (192, 2, 2), (384, 1, 1), (8, 4, 2), (384, 4, 1)])
+def test_kernel_equals_the_reference(dtype, c, t, b):
+    """The Triton kernel against the reference: the conv input to float rounding, the history bit-exact
+    (with and without the previous conv's bias; T = 1 keeps one old frame), odd pixel counts masked."""
+    g = torch.Generator(device="cuda").manual_seed(c + t)
+    cl = torch.channels_last_3d
+    x = torch.randn(b, c, t, 7, 13, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
+    hist = torch.randn(b, c, 2, 7, 13, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
+    gamma = (torch.rand(c, 1, 1, 1, device="cuda", generator=g) + 0.5).to(dtype)
+    bias = torch.randn(c, device="cuda", generator=g).to(dtype)
+    for with_bias in (None, bias):
+        h_fast = hist.clone()
+        new = x.float() + (0 if with_bias is None else bias.float().view(1, -1, 1, 1, 1))
+        ref = vae_kernel.norm_silu_history_reference(new.to(dtype).float(), hist.float(), bias, False,
+                                                     gamma.float().view(-1), c ** 0.5)
+        out = vae_kernel.fused_norm_silu_history(x, h_fast, with_bias, gamma, c ** 0.5)
+        assert out.shape == (b, c, t + 2, 7, 13) and out.is_contiguous(memory_format=cl) and out.dtype == dtype
+        tol = 1e-5 if dtype == torch.float32 else 2e-2
+        assert_close(out.float(), ref, atol=tol, rtol=tol)
+        # the history: the last 2 of [old, x (+ bias rounded once to the activation dtype)], bit for bit
+        assert torch.equal(h_fast, torch.cat([hist, new.to(dtype)], dim=2)[:, :, -2:])
+
+
+@pytest.mark.cuda
+@cuda
+def test_fused_decoder_compiled_equals_decode():
+    """The whole tiny decoder with the Triton kernel, eager and compiled (fullgraph, float32), against Wan's
+    layout decoding the video at once."""
+    torch.backends.cudnn.allow_tf32 = False
+    dec = decoder(torch.float32).cuda()
+    z = torch.randn(1, 7, 16, 6, 10, generator=torch.Generator().manual_seed(3)).cuda()
+    ref = dec.decode(z)
+    fast = decoder(torch.float32).cuda()
+    fast.to_channels_last().pad_space_in_conv().subpixel_upsample().fuse_norm_history(
+        vae_kernel.fused_norm_silu_history)
+    assert (streamed(fast, z, [1, 3, 3], per_frame=True) - ref).abs().max() < 1e-4
+    compiled, state = torch.compile(fast, fullgraph=True), fast.new_stream(1, (6, 10))
+    with torch.no_grad():
+        parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
+                                                            for i in range(1, 7)]
+    assert (torch.cat(parts, dim=1) - ref).abs().max() < 1e-4
