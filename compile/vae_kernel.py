@@ -99,9 +99,10 @@ def fused_norm_silu_history(x, hist, bias, gamma, scale):
     """The model's entry (WanVAEDecoder.fuse_norm_history): x [B, C, T, H, W] before the norm (bias: the
     previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input."""
     cl = torch.channels_last_3d
-    if not (x.is_contiguous(memory_format=cl) and hist.is_contiguous(memory_format=cl)):
-        raise ValueError("the fused VAE norm needs channels-last activations and buffers "
+    if not hist.is_contiguous(memory_format=cl):
+        raise ValueError("the fused VAE norm needs channels-last history buffers "
                          "(WanVAEDecoder.to_channels_last before new_stream)")
+    x = x.contiguous(memory_format=cl)                   # a no-op where the layout already is (compiled: always)
     return norm_silu_history(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1), scale, EPS)
 
 
