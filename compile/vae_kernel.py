@@ -81,29 +81,52 @@ if triton is not None:
                     v = (v.to(tl.float32) + bias[None, :]).to(dtype)
             tl.store(h_base + j * frame + off, v, mask=m)
 
-    @triton_op("longlive::vae_norm_silu_history", mutates_args={"hist"})
-    def norm_silu_history(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
-                          gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
-        """norm_silu_history_reference on the GPU; x, hist channels-last (NDHWC) contiguous, gamma [C]."""
+    def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps):
         B, C, T, H, W = x.shape
         out = x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)      # [B, C, 2 + T, H, W], NDHWC
         block_c = triton.next_power_of_2(C)
         block_p = max(1, 4096 // block_c)
-        wrap_triton(_norm_silu_history_kernel)[(triton.cdiv(H * W, block_p), B)](
+        kernel[(triton.cdiv(H * W, block_p), B)](
             x, hist, bias, gamma, out, H * W, scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
             HAS_BIAS=has_bias, num_warps=4)
         return out
 
+    @torch.library.custom_op("longlive::vae_norm_silu_history", mutates_args={"hist"})
+    def norm_silu_history(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
+                          gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
+        """norm_silu_history_reference on the GPU; x, hist channels-last (NDHWC) contiguous, gamma [C].
+        An opaque op to torch.compile: Inductor calls it as it is (launched as in eager)."""
+        return _launch(_norm_silu_history_kernel, x, hist, bias, has_bias, gamma, scale, eps)
 
-def fused_norm_silu_history(x, hist, bias, gamma, scale):
+    @norm_silu_history.register_fake
+    def _(x, hist, bias, has_bias, gamma, scale, eps):
+        B, C, T, H, W = x.shape
+        return x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)
+
+    @triton_op("longlive::vae_norm_silu_history_traced", mutates_args={"hist"})
+    def norm_silu_history_traced(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
+                                 gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
+        """The same kernel as a triton_op: torch.compile sees the Triton kernel and Inductor launches it
+        (measured 6.5x slower per call that way on the H100 than launched as in eager: BENCHMARKS.md)."""
+        return _launch(wrap_triton(_norm_silu_history_kernel), x, hist, bias, has_bias, gamma, scale, eps)
+
+
+def fused_norm_silu_history(x, hist, bias, gamma, scale, op=None):
     """The model's entry (WanVAEDecoder.fuse_norm_history): x [B, C, T, H, W] before the norm (bias: the
-    previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input."""
+    previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input. `op`: the
+    registered op to call (default the opaque custom op)."""
     cl = torch.channels_last_3d
     if not hist.is_contiguous(memory_format=cl):
         raise ValueError("the fused VAE norm needs channels-last history buffers "
                          "(WanVAEDecoder.to_channels_last before new_stream)")
     x = x.contiguous(memory_format=cl)                   # a no-op where the layout already is (compiled: always)
-    return norm_silu_history(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1), scale, EPS)
+    return (op or norm_silu_history)(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1),
+                                     scale, EPS)
+
+
+def fused_norm_silu_history_traced(x, hist, bias, gamma, scale):
+    """fused_norm_silu_history through the triton_op (Inductor launches the kernel; for comparison)."""
+    return fused_norm_silu_history(x, hist, bias, gamma, scale, op=norm_silu_history_traced)
 
 
 def reference_norm_silu_history(x, hist, bias, gamma, scale):
