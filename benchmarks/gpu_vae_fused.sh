@@ -8,10 +8,11 @@
 # Plus the kernel's CUDA tests. Ran twice (2026-11-26): first with the kernel as a triton_op only (eager
 # 64.9 -> 45.7 ms per latent frame; compiled 37.4 -> 62.4, the kernel 6.5x slower per call when Inductor
 # launches it, transient 3.82 -> 1.12 GiB), then as here: the opaque custom op (launched as in eager) against
-# the triton_op, with Inductor's generated code brought back. Set LONGLIVE_COMMIT.
+# the triton_op, with Inductor's generated code brought back (which showed the triton_op's float arguments
+# typed fp64: its math ran in fp64); the third run with the kernel casting them to fp32. Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
 step 200 python -m pytest -q -x tests/test_vae_kernel.py -k "compiled or kernel_equals"
-step 400 python benchmarks/vae_bench.py --blocks 6 --out $OUT --profile --memory-trace \
-  --only cl:frame:eager:timed+convpad+subpixel,cl:frame:compiled:timed+convpad+subpixel,cl:frame:compiled:timed+convpad+subpixel+fused,cl:frame:compiled:timed+convpad+subpixel+fusedtriton
-find /tmp/torchinductor_$(whoami) -name "*.py" -size -4M 2>/dev/null | tar czf $OUT/inductor_py.tgz -T - 2>/dev/null
+step 400 python benchmarks/vae_bench.py --blocks 8 --out $OUT --profile --memory-trace \
+  --only cl:frame:eager:timed+convpad+subpixel+fused,cl:frame:compiled:timed+convpad+subpixel,cl:frame:compiled:timed+convpad+subpixel+fused,cl:frame:compiled:timed+convpad+subpixel+fusedtriton
+

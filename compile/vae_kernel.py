@@ -59,7 +59,8 @@ if triton is not None:
         x_base = x_ptr + b * T * frame
         h_base = hist_ptr + b * 2 * frame
         o_base = out_ptr + b * (T + 2) * frame
-        g = tl.load(gamma_ptr + c, mask=cm, other=0.0).to(tl.float32) * scale
+        eps = eps.to(tl.float32)                    # Inductor passes Python floats as fp64: keep the math fp32
+        g = tl.load(gamma_ptr + c, mask=cm, other=0.0).to(tl.float32) * scale.to(tl.float32)
         bias = tl.load(bias_ptr + c, mask=cm, other=0.0).to(tl.float32)
         for f in tl.static_range(T + 2):
             if f < 2:
@@ -106,8 +107,9 @@ if triton is not None:
     @triton_op("longlive::vae_norm_silu_history_traced", mutates_args={"hist"})
     def norm_silu_history_traced(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
                                  gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
-        """The same kernel as a triton_op: torch.compile sees the Triton kernel and Inductor launches it
-        (measured 6.5x slower per call that way on the H100 than launched as in eager: BENCHMARKS.md)."""
+        """The same kernel as a triton_op: torch.compile sees the Triton kernel and Inductor launches it.
+        (Inductor types Python float arguments fp64, which made the first version's math fp64 and the kernel
+        6.5x slower there than launched as in eager; the kernel casts them to fp32 now.)"""
         return _launch(wrap_triton(_norm_silu_history_kernel), x, hist, bias, has_bias, gamma, scale, eps)
 
 
