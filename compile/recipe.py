@@ -166,12 +166,37 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     return model
 
 
-def compile_vae(vae, cfg: CompileConfig):
+def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Optional[str]:
+    """Why the VAE's fused norm kernel (compile/vae_kernel.py) cannot run here, or None."""
+    from . import vae_kernel
+    if device.type != "cuda":
+        return f"it is a CUDA kernel, the VAE is on {device.type}"
+    if not channels_last:
+        return "it needs the channels-last VAE (output.vae_channels_last=true)"
+    return vae_kernel.UNAVAILABLE
+
+
+def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
-    whose first latent frame skips the temporal upsampling, and every later block)."""
+    whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
+    only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
+      subpixel    each spatial upsampling as one 2x2 conv giving the 4 output phases (1.03x compiled; eager
+                  0.96x: the phase interleave is a copy there, fused into its consumers when compiled)
+      fused_norm  the RMSNorm + SiLU in front of each cached conv as one Triton kernel that reads the conv's
+                  history (compile/vae_kernel.py): the compiled transient 3.8 -> 1.0 GiB, 1.04x; CUDA with
+                  Triton and the channels-last VAE, otherwise skipped with a warning."""
     kwargs = MODES[cfg.mode]
-    if kwargs is not None:
-        vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
+    if kwargs is None:
+        return vae
+    vae.subpixel_upsample(subpixel)
+    if fused_norm:
+        why = fused_vae_norm_unavailable(vae.conv2.weight.device, vae.channels_last)
+        if why:
+            log.warning("output.vae_fused_norm skipped: %s", why)
+        else:
+            from .vae_kernel import fused_norm_silu_history
+            vae.fuse_norm_history(fused_norm_silu_history)
+    vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return vae
 
 

@@ -31,7 +31,12 @@ torch.compile: Inductor's VAE code keeps more buffers alive than eager. `compile
 transient by COMPILED_VAE_FACTOR, measured once on the H100 (2026-11-26, 480x832, batch 1, per-frame,
 channels-last: 11.74 GiB measured, persistent 7.84 estimated, so 3.90 GiB of VAE transient against 2.04
 modelled) and checked on another configuration (batch 2: 20.70 GiB predicted, 20.65 measured). The
-compiled DiT alone stays under the eager estimate (0.4 GiB at batch 1).
+compiled DiT alone stays under the eager estimate (0.4 GiB at batch 1). Why compiled is larger: Inductor
+copies each conv's history into its concatenation buffer early in the pass, so those 6-frame buffers of
+all full-resolution convs are alive together (allocation trace, BENCHMARKS.md). With the fused norm
+kernel (`fused_vae_norm`: compile/vae_kernel.py builds each conv input itself) the compiled transient is
+COMPILED_FUSED_VAE_FACTOR of the eager model: 1.04 GiB at the peak of a steady block on the H100
+(`benchmarks/vae_bench.py --memory-trace`, 2026-11-26) against 2.04 modelled.
 """
 import weakref
 from dataclasses import dataclass, fields
@@ -48,6 +53,7 @@ from .wan import CausalWanModel
 
 GiB = 2 ** 30
 COMPILED_VAE_FACTOR = 1.91          # compiled / eager VAE transient, measured (see the module docstring)
+COMPILED_FUSED_VAE_FACTOR = 0.51    # the same with the fused norm kernel (compile_vae fused_norm), measured
 CUDA_CONTEXT_RESERVE = GiB // 2     # kept free for the CUDA context and kernel images when checking the fit
 F32 = 4
 
@@ -307,12 +313,14 @@ def estimate(model_cfg: ModelConfig, gen: GenerationConfig, batch: int, latent_h
              quant: str = "none", vae: bool = True, vae_per_frame: bool = False, text_len: int = None,
              vae_cfg: VAEConfig = VAEConfig(), quant_exclude=DEFAULT_EXCLUDE, text_encoder=None,
              text_encoder_dtype=None, text_encoder_resident: bool = False, prompts_per_encode: int = 1,
-             conv_workspace: bool = True, switch_starts=None, compiled_vae: bool = False) -> MemoryPlan:
+             conv_workspace: bool = True, switch_starts=None, compiled_vae: bool = False,
+             fused_vae_norm: bool = False) -> MemoryPlan:
     """The memory plan of a run: `batch` samples of latent frames `latent_hw` = (h, w) in `dtype`.
     `text_encoder` is a model/umt5.py T5Size (None: not counted), in `text_encoder_dtype` (default `dtype`);
     `conv_workspace` counts cuDNN's convolution workspace in the VAE (`vae_pass_bytes`); `switch_starts`
     (block starts of the prompt switches, None: anywhere) sizes the largest model call (`max_call_frames`);
-    `compiled_vae` scales the VAE transient by COMPILED_VAE_FACTOR (torch.compile's decoder)."""
+    `compiled_vae` scales the VAE transient by COMPILED_VAE_FACTOR (torch.compile's decoder), or by
+    COMPILED_FUSED_VAE_FACTOR with `fused_vae_norm` (its fused norm kernel)."""
     if quant not in SCHEMES:
         raise ValueError(f"quant: {quant!r} is not one of {list(SCHEMES)}")
     isz = torch.empty((), dtype=dtype).element_size()
@@ -337,7 +345,8 @@ def estimate(model_cfg: ModelConfig, gen: GenerationConfig, batch: int, latent_h
                     vae_activations=max(vae_decode_bytes(vae_cfg, batch, latent_hw, F, vae_per_frame, first, isz,
                                                          conv_workspace) for first in (True, False)))
         if compiled_vae:
-            plan["vae_activations"] = int(plan["vae_activations"] * COMPILED_VAE_FACTOR)
+            factor = COMPILED_FUSED_VAE_FACTOR if fused_vae_norm else COMPILED_VAE_FACTOR
+            plan["vae_activations"] = int(plan["vae_activations"] * factor)
     if text_encoder is not None:
         tisz = torch.empty((), dtype=text_encoder_dtype or dtype).element_size()
         weights, act = text_encoder_bytes(text_encoder, tisz, prompts_per_encode, text_len)

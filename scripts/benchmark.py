@@ -45,14 +45,16 @@ from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
 from scripts.optimization_log import psnr, sqnr  # noqa: E402
 from scripts.video import pixels_uint8  # noqa: E402
-from scripts.generate import BlockTimer, build_model, build_vae, encode_schedules, seeded_noise, summarize, validate  # noqa: E402
+from scripts.generate import (BlockTimer, build_model, build_vae, encode_schedules, fused_vae_norm_applies,  # noqa: E402
+                              seeded_noise, summarize, validate, vae_compile_options)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("longlive_fast")
 
 
 def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cpu=None, quant: str = "none",
-              vae_per_frame: bool = False, vae_overlap: bool = False, quality_stride: int = 0):
+              vae_per_frame: bool = False, vae_overlap: bool = False, quality_stride: int = 0,
+              vae_options: dict = None):
     """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
     the weights on the device, so its peak memory is its own. Returns the row's measurements.
@@ -74,7 +76,7 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     model = copy.deepcopy(model_cpu).to(spec.device)
     vae = copy.deepcopy(vae_cpu).to(spec.device) if vae_cpu is not None else None
     if vae is not None and cfg.mode != "none":
-        vae = compile_vae(vae, cfg)
+        vae = compile_vae(vae, cfg, **(vae_options or {}))
     optimize(model, cfg, QuantConfig(quant))
     pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache), cfg)
     warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)    # compiles every shape
@@ -197,7 +199,7 @@ def bench(cfg: DictConfig) -> None:
     for path, cache, mode, ccfg, quant in parsed:
         try:
             m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
-                          bool(cfg.vae_overlap), int(cfg.quality_frames))
+                          bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(spec))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -221,7 +223,8 @@ def bench(cfg: DictConfig) -> None:
         interval = [b["frames_interval_ms"] / F for b in steady_b if "frames_interval_ms" in b]
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
-                        compiled_vae=ccfg.mode != "none")
+                        compiled_vae=ccfg.mode != "none",
+                        fused_vae_norm=ccfg.mode != "none" and fused_vae_norm_applies(spec))
         rows.append({
             "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
             "quant": quant, "attention": ccfg.attention, "compile": mode, "levers": list(ccfg.levers),
@@ -234,7 +237,9 @@ def bench(cfg: DictConfig) -> None:
             "vae_ms_per_latent_frame": statistics.median(vae_frame) if vae_frame else None,
             "vae_per_frame": bool(cfg.vae_per_frame), "vae_channels_last": bool(cfg.vae_channels_last),
             "vae_pad_in_conv": bool(cfg.vae_pad_in_conv),
-            "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark), "vae_subpixel": bool(cfg.vae_subpixel),
+            "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
+            "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
+            "vae_fused_norm": mode != "none" and fused_vae_norm_applies(spec),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.recipe import CompileConfig, compile_vae, optimize, warm_up  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
-from scripts.generate import build_model, build_vae, encode_schedules, seeded_noise, validate  # noqa: E402
+from scripts.generate import build_model, build_vae, encode_schedules, seeded_noise, validate, vae_compile_options  # noqa: E402
 
 
 def cache_entries(fn) -> tuple:
@@ -49,7 +49,7 @@ def main(cfg: DictConfig) -> None:
     mode = cfg.compile.mode if cfg.compile.mode != "none" else "default"
     ccfg = CompileConfig(mode=mode, attention=cfg.attention.backend, backend=cfg.backend)
     model = optimize(build_model(spec), ccfg)
-    vae = compile_vae(build_vae(spec), ccfg) if cfg.output.video else None
+    vae = compile_vae(build_vae(spec), ccfg, **vae_compile_options(spec)) if cfg.output.video else None
     schedules = encode_schedules(spec)
     pipe = StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw)
     counters.clear()

@@ -75,7 +75,8 @@ class RunSpec:
     vae_channels_last: bool = False   # VAE convolutions in NDHWC (WanVAEDecoder.to_channels_last)
     vae_pad_in_conv: bool = True       # VAE convs zero-pad H, W themselves (WanVAEDecoder.pad_space_in_conv)
     vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
-    vae_subpixel: bool = False         # VAE upsampling as one 2x2 conv of the 4 output phases (subpixel_upsample)
+    vae_subpixel: bool = True          # compiled VAE: upsampling as one 2x2 conv of the 4 output phases
+    vae_fused_norm: bool = True        # compiled VAE on CUDA: norm + SiLU + history in one Triton kernel
 
 
 def _int(value, field: str) -> int:
@@ -214,7 +215,7 @@ def validate(cfg: DictConfig) -> RunSpec:
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
                    bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
-                   bool(cfg.output.get("vae_subpixel", False)))
+                   bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -298,7 +299,7 @@ def plan_memory(spec: RunSpec, cfg: DictConfig, live: bool = False) -> MemoryPla
                     text_encoder=UMT5_XXL if real else replace(UMT5_TINY, dim=spec.model.text_dim),
                     text_encoder_dtype=spec.dtype if real else torch.float32, text_encoder_resident=live,
                     prompts_per_encode=1 if live else max(len(t) for t in spec.texts), switch_starts=switches,
-                    compiled_vae=spec.compile.mode != "none")
+                    compiled_vae=spec.compile.mode != "none", fused_vae_norm=fused_vae_norm_applies(spec))
     log.info("memory: %s", plan.summary())
     if spec.device.type == "cuda" and spec.memory_check:
         props = torch.cuda.get_device_properties(spec.device)
@@ -360,8 +361,8 @@ def build_model(spec: RunSpec) -> CausalWanModel:
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
     """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
     channels-last when `output.vae_channels_last`; with `output.vae_pad_in_conv` its convolutions zero-pad
-    height and width themselves (no padded copy of each input); with `output.vae_subpixel` each spatial
-    upsampling is one 2x2 conv giving the 4 output phases (no upsampled copy, 2.25x fewer FLOPs). With
+    height and width themselves (no padded copy of each input). The compiled-only options
+    (`output.vae_subpixel`, `output.vae_fused_norm`) are applied by compile_vae (`vae_compile_options`). With
     `output.vae_cudnn_benchmark`, cuDNN times its algorithms for each convolution shape on first use (a
     process-wide flag: the DiT has no convolution) instead of taking its heuristic's choice, which on the H100
     is an Ampere kernel for 21 of a block's convolutions (BENCHMARKS.md, VAE)."""
@@ -373,8 +374,20 @@ def build_vae(spec: RunSpec) -> WanVAEDecoder:
     else:
         vae = WanVAEDecoder(VAE_PRESETS[spec.vae]).init_random(torch.Generator().manual_seed(spec.init_seed + 1))
         vae = vae.to(device=spec.device, dtype=spec.dtype).eval().requires_grad_(False)
-    vae.pad_space_in_conv(spec.vae_pad_in_conv).subpixel_upsample(spec.vae_subpixel)
+    vae.pad_space_in_conv(spec.vae_pad_in_conv)
     return vae.to_channels_last() if spec.vae_channels_last else vae
+
+
+def fused_vae_norm_applies(spec: RunSpec) -> bool:
+    """Whether compile_vae will fuse the VAE's norms (compiled run, CUDA, Triton, channels-last)."""
+    from compile.recipe import fused_vae_norm_unavailable
+    return (spec.compile.mode != "none" and spec.vae_fused_norm
+            and fused_vae_norm_unavailable(spec.device, spec.vae_channels_last) is None)
+
+
+def vae_compile_options(spec: RunSpec) -> dict:
+    """compile_vae's keyword arguments from the run's output options (they act on compiled VAEs only)."""
+    return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm)
 
 
 def build_prompt_encoder(spec: RunSpec):
@@ -450,7 +463,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     t0 = time.perf_counter()
     schedules = encode_schedules(spec)
     model = optimize(build_model(spec), spec.compile, spec.quant)
-    vae = compile_vae(build_vae(spec), spec.compile) if spec.video else None
+    vae = compile_vae(build_vae(spec), spec.compile, **vae_compile_options(spec)) if spec.video else None
     pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw), spec.compile)
     setup_s = time.perf_counter() - t0
     log.info("model %s on %s in %s: %d tokens per latent frame, attention %s, quant %s, setup %.1f s",

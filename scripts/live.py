@@ -34,7 +34,7 @@ from compile.recipe import compile_vae, optimize, use_cuda_graphs, warm_up  # no
 from model.pipeline import PromptSegment, StreamingPipeline, check_num_frames  # noqa: E402
 from scripts.generate import (BlockTimer, NonFiniteError, _int, build_model, build_prompt_encoder,  # noqa: E402
                               build_vae, check_writable, non_finite, plan_memory, save_tensors, run_summary,
-                              seeded_noise, validate)
+                              seeded_noise, validate, vae_compile_options)
 from scripts.video import Mp4Writer, latency_plot, to_uint8  # noqa: E402
 
 log = logging.getLogger("longlive_fast")
@@ -156,7 +156,7 @@ def run_live(cfg: DictConfig, out_dir: Path, fd: int = 0) -> dict:
     first_text = spec.texts[0][0]
     first = encoder.encode([first_text])[0]
     model = optimize(build_model(spec), spec.compile, spec.quant)
-    vae = compile_vae(build_vae(spec), spec.compile)
+    vae = compile_vae(build_vae(spec), spec.compile, **vae_compile_options(spec))
     pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, 1, spec.latent_hw), spec.compile)
     setup_s = time.perf_counter() - t0
     warmup_s = None

@@ -72,6 +72,18 @@ def test_quantized_weights_and_text_encoder():
     assert live.total == wan_plan().total + live.text_encoder
 
 
+def test_compiled_vae_factors():
+    """The compiled VAE's transient is the eager model times COMPILED_VAE_FACTOR, or times the (smaller)
+    COMPILED_FUSED_VAE_FACTOR with the fused norm kernel; nothing else in the plan moves."""
+    args = (WAN, GenerationConfig(), 1, (60, 104), torch.bfloat16)
+    eager, compiled, fused = (estimate(*args, vae_per_frame=True, compiled_vae=c, fused_vae_norm=f)
+                              for c, f in ((False, False), (True, False), (True, True)))
+    assert compiled.vae_activations == int(eager.vae_activations * memory.COMPILED_VAE_FACTOR)
+    assert fused.vae_activations == int(eager.vae_activations * memory.COMPILED_FUSED_VAE_FACTOR)
+    assert fused.vae_activations < eager.vae_activations < compiled.vae_activations
+    assert fused.vae_cache == compiled.vae_cache == eager.vae_cache
+
+
 def test_refusal_names_the_estimate_the_gpu_and_the_fix():
     plan = wan_plan()
     check_fits(plan, 80 * GiB, "NVIDIA H100 80GB HBM3")                 # fits: no error
