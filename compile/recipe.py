@@ -176,7 +176,8 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
     return vae_kernel.UNAVAILABLE
 
 
-def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False):
+def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
+                fused_norm_op: str = "traced"):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -184,7 +185,9 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   0.96x: the phase interleave is a copy there, fused into its consumers when compiled)
       fused_norm  the RMSNorm + SiLU in front of each cached conv as one Triton kernel that reads the conv's
                   history (compile/vae_kernel.py): the compiled transient 3.8 -> 1.0 GiB, 1.04x; CUDA with
-                  Triton and the channels-last VAE, otherwise skipped with a warning."""
+                  Triton and the channels-last VAE, otherwise skipped with a warning. `fused_norm_op`:
+                  "traced" (a triton_op: Inductor compiles and launches the kernel) or "opaque" (a custom
+                  op Inductor calls as it is; Triton's own cache compiles it)."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
@@ -194,8 +197,12 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
         if why:
             log.warning("output.vae_fused_norm skipped: %s", why)
         else:
-            from .vae_kernel import fused_norm_silu_history
-            vae.fuse_norm_history(fused_norm_silu_history)
+            from . import vae_kernel
+            ops = {"traced": vae_kernel.fused_norm_silu_history_traced,
+                   "opaque": vae_kernel.fused_norm_silu_history_opaque}
+            if fused_norm_op not in ops:
+                raise ValueError(f"output.vae_fused_norm_op={fused_norm_op!r}: one of {sorted(ops)}")
+            vae.fuse_norm_history(ops[fused_norm_op])
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return vae
 

@@ -77,6 +77,7 @@ class RunSpec:
     vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
     vae_subpixel: bool = True          # compiled VAE: upsampling as one 2x2 conv of the 4 output phases
     vae_fused_norm: bool = True        # compiled VAE on CUDA: norm + SiLU + history in one Triton kernel
+    vae_fused_norm_op: str = "traced"  # that kernel as a triton_op (traced) or an opaque custom op
 
 
 def _int(value, field: str) -> int:
@@ -215,7 +216,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    quant, bool(cfg.output.video), _int(cfg.output.fps, "output.fps"),
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
                    bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
-                   bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)))
+                   bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)),
+                   str(cfg.output.get("vae_fused_norm_op", "traced")))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -387,7 +389,7 @@ def fused_vae_norm_applies(spec: RunSpec) -> bool:
 
 def vae_compile_options(spec: RunSpec) -> dict:
     """compile_vae's keyword arguments from the run's output options (they act on compiled VAEs only)."""
-    return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm)
+    return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm, fused_norm_op=spec.vae_fused_norm_op)
 
 
 def build_prompt_encoder(spec: RunSpec):
