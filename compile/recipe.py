@@ -177,7 +177,7 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
-                fused_norm_op: str = "traced"):
+                fused_norm_op: str = "opaque"):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -186,8 +186,9 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
       fused_norm  the RMSNorm + SiLU in front of each cached conv as one Triton kernel that reads the conv's
                   history (compile/vae_kernel.py): the compiled transient 3.8 -> 1.0 GiB, 1.04x; CUDA with
                   Triton and the channels-last VAE, otherwise skipped with a warning. `fused_norm_op`:
-                  "traced" (a triton_op: Inductor compiles and launches the kernel) or "opaque" (a custom
-                  op Inductor calls as it is; Triton's own cache compiles it)."""
+                  "opaque" (a custom op Inductor calls as it is; Triton's own cache keeps its binaries: warm
+                  start 27.4 s) or "traced" (a triton_op: Inductor compiles and launches the kernel; the same
+                  speed, warm start 36.4 s, cold 79.7 s against 54.1: BENCHMARKS.md, warm start)."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae

@@ -116,24 +116,25 @@ if triton is not None:
 def fused_norm_silu_history(x, hist, bias, gamma, scale, op=None):
     """The model's entry (WanVAEDecoder.fuse_norm_history): x [B, C, T, H, W] before the norm (bias: the
     previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input. `op`: the
-    registered op to call (default the triton_op, which Inductor launches itself; the opaque custom op
-    measured the same in the compiled decoder: 36.2 vs 35.9 ms per latent frame, H100)."""
+    registered op to call (default the opaque custom op; the triton_op, which Inductor compiles and
+    launches itself, measured the same in the compiled decoder, 35.9 vs 36.2 ms per latent frame on the
+    H100, but costs 9 s more at a warm start and 26 s more cold: compile_vae's `fused_norm_op`)."""
     cl = torch.channels_last_3d
     if not hist.is_contiguous(memory_format=cl):
         raise ValueError("the fused VAE norm needs channels-last history buffers "
                          "(WanVAEDecoder.to_channels_last before new_stream)")
     x = x.contiguous(memory_format=cl)                   # a no-op where the layout already is (compiled: always)
-    return (op or norm_silu_history_traced)(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1),
+    return (op or norm_silu_history)(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1),
                                      scale, EPS)
 
 
 def fused_norm_silu_history_traced(x, hist, bias, gamma, scale):
-    """fused_norm_silu_history through the triton_op (Inductor launches the kernel; the default)."""
+    """fused_norm_silu_history through the triton_op (Inductor compiles and launches the kernel)."""
     return fused_norm_silu_history(x, hist, bias, gamma, scale, op=norm_silu_history_traced)
 
 
 def fused_norm_silu_history_opaque(x, hist, bias, gamma, scale):
-    """fused_norm_silu_history through the opaque custom op (torch.compile calls it as it is; comparison)."""
+    """fused_norm_silu_history through the opaque custom op (torch.compile calls it as it is; the default)."""
     return fused_norm_silu_history(x, hist, bias, gamma, scale, op=norm_silu_history)
 
 

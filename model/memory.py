@@ -35,8 +35,10 @@ compiled DiT alone stays under the eager estimate (0.4 GiB at batch 1). Why comp
 copies each conv's history into its concatenation buffer early in the pass, so those 6-frame buffers of
 all full-resolution convs are alive together (allocation trace, BENCHMARKS.md). With the fused norm
 kernel (`fused_vae_norm`: compile/vae_kernel.py builds each conv input itself) the compiled transient is
-COMPILED_FUSED_VAE_FACTOR of the eager model: 1.04 GiB at the peak of a steady block on the H100
-(`benchmarks/vae_bench.py --memory-trace`, 2026-11-26) against 2.04 modelled.
+COMPILED_FUSED_VAE_FACTOR of the eager model, calibrated on generate.py on the H100 (2026-11-26, 480x832,
+batch 1: 9.11 GiB measured, persistent 7.84, so 1.27 GiB against 2.04 modelled; the VAE alone peaks 1.04
+GiB above its held buffers in `benchmarks/vae_bench.py --memory-trace`) and checked on the benchmark's
+reference run (9.28 GiB measured with ~0.1 GiB of kept quality frames, 9.10 estimated; FP8 7.97 / 7.82).
 """
 import weakref
 from dataclasses import dataclass, fields
@@ -53,7 +55,7 @@ from .wan import CausalWanModel
 
 GiB = 2 ** 30
 COMPILED_VAE_FACTOR = 1.91          # compiled / eager VAE transient, measured (see the module docstring)
-COMPILED_FUSED_VAE_FACTOR = 0.51    # the same with the fused norm kernel (compile_vae fused_norm), measured
+COMPILED_FUSED_VAE_FACTOR = 0.62    # the same with the fused norm kernel (compile_vae fused_norm), measured
 CUDA_CONTEXT_RESERVE = GiB // 2     # kept free for the CUDA context and kernel images when checking the fit
 F32 = 4
 

@@ -224,7 +224,7 @@ def bench(cfg: DictConfig) -> None:
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
                         compiled_vae=ccfg.mode != "none",
-                        fused_vae_norm=ccfg.mode != "none" and fused_vae_norm_applies(spec))
+                        fused_vae_norm=fused_vae_norm_applies(spec, ccfg.mode != "none"))
         rows.append({
             "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
             "quant": quant, "attention": ccfg.attention, "compile": mode, "levers": list(ccfg.levers),
@@ -239,7 +239,8 @@ def bench(cfg: DictConfig) -> None:
             "vae_pad_in_conv": bool(cfg.vae_pad_in_conv),
             "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
             "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
-            "vae_fused_norm": mode != "none" and fused_vae_norm_applies(spec),
+            "vae_fused_norm": fused_vae_norm_applies(spec, mode != "none"),
+            "vae_fused_norm_op": spec.vae_fused_norm_op,
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

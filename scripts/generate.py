@@ -77,7 +77,7 @@ class RunSpec:
     vae_cudnn_benchmark: bool = True   # cuDNN times its algorithms for each VAE convolution shape (process-wide)
     vae_subpixel: bool = True          # compiled VAE: upsampling as one 2x2 conv of the 4 output phases
     vae_fused_norm: bool = True        # compiled VAE on CUDA: norm + SiLU + history in one Triton kernel
-    vae_fused_norm_op: str = "traced"  # that kernel as a triton_op (traced) or an opaque custom op
+    vae_fused_norm_op: str = "opaque"  # that kernel as an opaque custom op or a triton_op (traced)
 
 
 def _int(value, field: str) -> int:
@@ -217,7 +217,7 @@ def validate(cfg: DictConfig) -> RunSpec:
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
                    bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
                    bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)),
-                   str(cfg.output.get("vae_fused_norm_op", "traced")))
+                   str(cfg.output.get("vae_fused_norm_op", "opaque")))
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:
@@ -380,10 +380,12 @@ def build_vae(spec: RunSpec) -> WanVAEDecoder:
     return vae.to_channels_last() if spec.vae_channels_last else vae
 
 
-def fused_vae_norm_applies(spec: RunSpec) -> bool:
-    """Whether compile_vae will fuse the VAE's norms (compiled run, CUDA, Triton, channels-last)."""
+def fused_vae_norm_applies(spec: RunSpec, compiled: bool = None) -> bool:
+    """Whether compile_vae will fuse the VAE's norms (compiled run, CUDA, Triton, channels-last). `compiled`:
+    whether the VAE is compiled (default: the run's compile mode; the benchmark passes each path's)."""
     from compile.recipe import fused_vae_norm_unavailable
-    return (spec.compile.mode != "none" and spec.vae_fused_norm
+    compiled = spec.compile.mode != "none" if compiled is None else compiled
+    return (compiled and spec.vae_fused_norm
             and fused_vae_norm_unavailable(spec.device, spec.vae_channels_last) is None)
 
 

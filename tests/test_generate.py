@@ -276,7 +276,7 @@ def test_compiled_only_vae_options(caplog):
     from model.vae import Upsample
     from scripts.generate import build_vae, fused_vae_norm_applies, vae_compile_options
     spec = validate(cfg("device=cpu"))
-    assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "traced"}
+    assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque"}
     assert not fused_vae_norm_applies(spec)
     subpixel = lambda v: [m.subpixel for m in v.modules() if isinstance(m, Upsample)]
     eager = compile_vae(build_vae(spec), CompileConfig(mode="none"), **vae_compile_options(spec))
