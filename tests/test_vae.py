@@ -153,8 +153,8 @@ def test_subpixel_upsample_decodes_the_same_video():
 def test_history_before_norm_decodes_the_same_video():
     """history_before_norm: the convs behind RMSNorm + SiLU cache their frames before the norm and normalise
     [history, new frames] themselves: the same conv inputs (float64: bit-exact), uneven blocks and per frame;
-    the buffers now hold pre-norm frames; compiled with pointwise concatenation (the way it is meant to run)
-    it stays the same video, and off again restores Wan's buffers."""
+    the buffers now hold pre-norm frames; traced by torch.compile (aot_eager: the buffer mutations
+    functionalized) it stays the same video, and off again restores Wan's buffers."""
     torch.manual_seed(0)
     dec = WanVAEDecoder(TINY).double().eval()
     z = latents(6, seed=9).double()
@@ -172,7 +172,7 @@ def test_history_before_norm_decodes_the_same_video():
     name = "decoder.upsamples.0.residual.2"                  # first conv of a block: its input is silu(norm(x))
     assert not torch.equal(state.caches[name], plain_state.caches[name])
     fast.to_channels_last().pad_space_in_conv().subpixel_upsample()
-    compiled = torch.compile(fast, fullgraph=True, options={"force_pointwise_cat": True})
+    compiled = torch.compile(fast, fullgraph=True, backend="aot_eager")
     state = fast.new_stream(1, HW)
     with torch.no_grad():
         parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
