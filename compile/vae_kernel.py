@@ -4,7 +4,7 @@
 Why: compiled, the decoder concatenates [history, new frames] in front of every conv. Inductor writes the
 new frames straight into that concatenation buffer but copies the history in much earlier in the pass, so
 the 6-frame buffers of all full-resolution convs are alive together: 3.8 GiB of transients on the H100
-against 1.3 GiB eager (BENCHMARKS.md, memory). Caching each conv's frames *before* the norm
+against 1.3 GiB eager (BENCHMARKS.md, VAE). Caching each conv's frames *before* the norm
 (`history_before_norm`) lets one kernel build the conv input from both sources; Inductor's own kernel for
 that (pointwise concatenation) cost 4 ms per latent frame (the same section). This kernel: one program
 takes a tile of pixels with all their channels (channels-last: one contiguous run per pixel), and for each
@@ -15,6 +15,12 @@ the history: each program rewrites only its own pixels, after reading them.
 
 Numerics: F.normalize(x, dim=1) * sqrt(C) * gamma then SiLU, in float32 with one rounding at the store
 (eager BF16 rounds after each op; Inductor's fused kernels, like this one, do not).
+
+Registered twice: `longlive::vae_norm_silu_history`, an opaque custom op (the default: torch.compile calls
+it as it is and Triton's launcher compiles and caches the kernel, as in eager) and
+`longlive::vae_norm_silu_history_traced`, a triton_op (Inductor compiles the kernel into each graph and
+launches it). Same speed in the compiled decoder; the opaque op starts 9 s faster warm, 26 s cold
+(OPTIMIZATION_LOG.md row 31).
 """
 import torch
 import torch.nn.functional as F
@@ -109,7 +115,9 @@ if triton is not None:
                                  gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
         """The same kernel as a triton_op: torch.compile sees the Triton kernel and Inductor launches it.
         (Inductor types Python float arguments fp64, which made the first version's math fp64 and the kernel
-        6.5x slower there than launched as in eager; the kernel casts them to fp32 now.)"""
+        6.5x slower there than launched as in eager; the kernel casts them to fp32 now. Inductor's mutation
+        analysis of the kernel fails on `HW.to` with HW specialised to an int and then assumes every input
+        mutated: still correct, with a long warning in the log.)"""
         return _launch(wrap_triton(_norm_silu_history_kernel), x, hist, bias, has_bias, gamma, scale, eps)
 
 

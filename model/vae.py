@@ -363,11 +363,12 @@ class WanVAEDecoder(nn.Module):
     def history_before_norm(self, on: bool = True) -> "WanVAEDecoder":
         """Let every conv behind an RMSNorm + SiLU (both convs of each residual block, the head's) keep its
         last 2 input frames *before* the norm and run the norm on [history, new frames] itself (the norm is
-        per frame and pixel, and maps zero history to zero: the same conv input). Why: compiled, the history
-        then enters the conv input inside the norm kernel (with Inductor's `force_pointwise_cat`), where
-        otherwise Inductor copies each history into its concatenation buffer early in the pass and holds all
-        those buffers at once (H100: 3.8 GiB of transients instead of 1.3 eager; BENCHMARKS.md, memory). Costs
-        the norm of 2 more frames per conv. Call on a fresh stream: the buffers' meaning changes."""
+        per frame and pixel, and maps zero history to zero: the same conv input). Why: then one kernel can
+        build the conv input from both sources (fuse_norm_history), where otherwise, compiled, Inductor copies
+        each history into its concatenation buffer early in the pass and holds all those buffers at once
+        (H100: 3.8 GiB of transients instead of 1.3 eager; BENCHMARKS.md, VAE). On its own, with Inductor's
+        kernels, it measured 0.93x (OPTIMIZATION_LOG.md row 29): it is the state layout of the fused kernel.
+        Costs the norm of 2 more frames per conv. Call on a fresh stream: the buffers' meaning changes."""
         for m in self.modules():
             if isinstance(m, (ResidualBlock, Decoder3d)):
                 m.history_before_norm = on

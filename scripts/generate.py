@@ -217,7 +217,14 @@ def validate(cfg: DictConfig) -> RunSpec:
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
                    bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
                    bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)),
-                   str(cfg.output.get("vae_fused_norm_op", "opaque")))
+                   _fused_norm_op(cfg.output.get("vae_fused_norm_op", "opaque")))
+
+
+def _fused_norm_op(value) -> str:
+    if value not in ("opaque", "traced"):
+        raise ValueError(f"output.vae_fused_norm_op={value!r}: one of opaque (a custom op, the default) or traced "
+                         "(a triton_op)")
+    return str(value)
 
 
 def check_checkpoint(ck: DictConfig, preset: str) -> dict:

@@ -289,3 +289,5 @@ def test_compiled_only_vae_options(caplog):
     off = validate(cfg("device=cpu", "output.vae_subpixel=false"))
     assert not any(subpixel(compile_vae(build_vae(off), CompileConfig(mode="default", backend="eager"),
                                         **vae_compile_options(off))))
+    with pytest.raises(ValueError, match="vae_fused_norm_op='fast': one of opaque"):
+        validate(cfg("device=cpu", "output.vae_fused_norm_op=fast"))
