@@ -560,15 +560,6 @@ def test_cuda_stream_and_compiled_pass(monkeypatch):
             assert diff.max() < 1e-4
         else:
             assert diff.mean() < 1e-2 and diff.max() < 0.25
-    fast = WanVAEDecoder(TINY).eval()                     # the fast VAE recipe compiled on the GPU, float32
-    fast.load_state_dict(tiny().state_dict())
-    fast.to("cuda").to_channels_last().pad_space_in_conv().subpixel_upsample().history_before_norm()
-    compiled, state = torch.compile(fast, fullgraph=True, options={"force_pointwise_cat": True}), fast.new_stream(1, HW)
-    z32 = z.float()
-    with torch.no_grad():
-        parts = [compiled(z32[:, :1], state.caches, True)] + [compiled(z32[:, i:i + 3], state.caches, False)
-                                                              for i in (1, 4)]
-    assert (torch.cat(parts, dim=1) - tiny().cuda().decode(z32)).abs().max() < 1e-4
     last = WanVAEDecoder(TINY).eval()                     # channels-last: cuDNN keeps NDHWC through the decoder
     last.load_state_dict(tiny().state_dict())
     last.to("cuda", torch.bfloat16).to_channels_last()
