@@ -114,11 +114,39 @@ def profile_block(vae, z, state, per_frame, flops) -> dict:
                         sorted(names.items(), key=lambda kv: -kv[1][0])[:25]]}
 
 
+def allocation_frame(frames) -> str:
+    """The innermost frame of an allocation's Python stack in model/, compile/ or Inductor's generated code
+    (with that generated line's text), else the innermost frame."""
+    for f in frames:
+        name = f["filename"]
+        if "/model/" in name or "torchinductor" in name or "/compile/" in name:
+            text = linecache.getline(name, f["line"]).strip() if "torchinductor" in name else ""
+            return f"{Path(name).name}:{f['line']} {f['name']} {text[:160]}".strip()
+    return frames[0]["filename"] + ":" + str(frames[0]["line"]) if frames else "?"
+
+
+def replay_peak(events, top: int = 20) -> dict:
+    """Replay a CUDA allocator trace (torch.cuda.memory._snapshot()'s device_traces entries: "alloc" and
+    "free_completed" events with addr and size): the peak of the bytes allocated during the trace (what was
+    live before it does not count) and the allocations live at that moment, largest first."""
+    live, now, peak, at_peak = {}, 0, 0, {}
+    for ev in events:
+        if ev["action"] == "alloc":
+            live[ev["addr"]] = ev
+            now += ev["size"]
+            if now > peak:
+                peak, at_peak = now, dict(live)
+        elif ev["action"] == "free_completed" and ev["addr"] in live:
+            now -= live.pop(ev["addr"])["size"]
+    rows = sorted(at_peak.values(), key=lambda ev: -ev["size"])
+    return {"peak_gib": peak / 2**30, "live_at_peak": len(rows),
+            "largest": [{"mib": ev["size"] / 2**20, "where": allocation_frame(ev.get("frames", []))}
+                        for ev in rows[:top]]}
+
+
 def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
-    """Decode one more block under torch.cuda.memory's allocation history and replay it: the peak of the
-    memory allocated during the block (above what was live before it) and the allocations live at that
-    moment, largest first, each with its innermost frame in model/ or in Inductor's generated code (and
-    that line's text), so a compiled decoder's peak can be read back to its buffers."""
+    """Decode one more block under torch.cuda.memory's allocation history and replay it (replay_peak), so a
+    compiled decoder's peak can be read back to its buffers."""
     block = z[:, -F:]
     torch.cuda.synchronize()
     torch.cuda.memory._record_memory_history(max_entries=1_000_000, stacks="python")
@@ -127,27 +155,7 @@ def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
     torch.cuda.synchronize()
     snap = torch.cuda.memory._snapshot()
     torch.cuda.memory._record_memory_history(enabled=None)
-    live, now, peak, at_peak = {}, 0, 0, {}
-    for ev in snap["device_traces"][torch.cuda.current_device()]:
-        if ev["action"] == "alloc":
-            live[ev["addr"]] = ev
-            now += ev["size"]
-            if now > peak:
-                peak, at_peak = now, dict(live)
-        elif ev["action"] == "free_completed" and ev["addr"] in live:
-            now -= live.pop(ev["addr"])["size"]
-
-    def where(frames):
-        for f in frames:
-            name = f["filename"]
-            if "/model/" in name or "torchinductor" in name or "/compile/" in name:
-                text = linecache.getline(name, f["line"]).strip() if "torchinductor" in name else ""
-                return f"{Path(name).name}:{f['line']} {f['name']} {text[:160]}".strip()
-        return frames[0]["filename"] + ":" + str(frames[0]["line"]) if frames else "?"
-
-    rows = sorted(at_peak.values(), key=lambda ev: -ev["size"])
-    return {"peak_gib": peak / 2**30, "live_at_peak": len(rows),
-            "largest": [{"mib": ev["size"] / 2**20, "where": where(ev.get("frames", []))} for ev in rows[:top]]}
+    return replay_peak(snap["device_traces"][torch.cuda.current_device()], top)
 
 
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,

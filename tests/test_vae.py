@@ -597,3 +597,30 @@ def test_vae_bytes_counts_the_convolutions_as_the_flop_counter_does():
     padded = vae_bytes.count_block(vae_bytes.build("tiny", pad_in_conv=True), hw=(6, 10))
     copies = [sum(c.rows["copies and cache"][k] for k in ("read", "written")) for c in (counter, padded)]
     assert copies[1] < copies[0] and padded.rows["convolution"]["flops"] == conv["flops"]
+
+
+def test_vae_bench_memory_replay_finds_the_peak_and_what_is_live_there():
+    """benchmarks/vae_bench.py --memory-trace (BENCHMARKS.md, VAE: the compiled VAE's memory): the replay of an
+    allocator trace peaks where the most bytes are live, lists those allocations largest first with the
+    frame in the model or in Inductor's generated code, and ignores frees of what was live before."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import vae_bench
+
+    frame = lambda f, line: [{"filename": "/usr/lib/torch/x.py", "line": 1, "name": "op"},
+                             {"filename": f, "line": line, "name": "forward"}]
+    MiB = 2 ** 20
+    events = [{"action": "free_completed", "addr": 99, "size": 512 * MiB},     # live before the trace
+              {"action": "alloc", "addr": 1, "size": 100 * MiB, "frames": frame("/repo/model/vae.py", 106)},
+              {"action": "alloc", "addr": 2, "size": 300 * MiB, "frames": frame("/repo/model/vae.py", 114)},
+              {"action": "free_completed", "addr": 1, "size": 100 * MiB},
+              {"action": "alloc", "addr": 3, "size": 50 * MiB, "frames": []},
+              {"action": "alloc", "addr": 4, "size": 200 * MiB, "frames": frame("/repo/compile/vae_kernel.py", 87)},
+              {"action": "free_completed", "addr": 2, "size": 300 * MiB},
+              {"action": "alloc", "addr": 5, "size": 10 * MiB, "frames": []}]
+    r = vae_bench.replay_peak(events, top=2)
+    assert r["peak_gib"] == 550 / 1024 and r["live_at_peak"] == 3                # 300 + 50 + 200 MiB
+    assert [a["mib"] for a in r["largest"]] == [300, 200]
+    assert r["largest"][0]["where"] == "vae.py:114 forward"
+    assert r["largest"][1]["where"] == "vae_kernel.py:87 forward"
