@@ -166,6 +166,9 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     return model
 
 
+VAE_NORM_OPS = ("opaque", "traced")      # how compile_vae registers the fused VAE norm kernel (fused_norm_op)
+
+
 def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Optional[str]:
     """Why the VAE's fused norm kernel (compile/vae_kernel.py) cannot run here, or None."""
     from . import vae_kernel
@@ -199,11 +202,10 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
             log.warning("output.vae_fused_norm skipped: %s", why)
         else:
             from . import vae_kernel
-            ops = {"traced": vae_kernel.fused_norm_silu_history_traced,
-                   "opaque": vae_kernel.fused_norm_silu_history_opaque}
-            if fused_norm_op not in ops:
-                raise ValueError(f"output.vae_fused_norm_op={fused_norm_op!r}: one of {sorted(ops)}")
-            vae.fuse_norm_history(ops[fused_norm_op])
+            if fused_norm_op not in VAE_NORM_OPS:
+                raise ValueError(f"output.vae_fused_norm_op={fused_norm_op!r}: one of {VAE_NORM_OPS}")
+            vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_opaque if fused_norm_op == "opaque"
+                                  else vae_kernel.fused_norm_silu_history_traced)
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return vae
 

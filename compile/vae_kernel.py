@@ -88,9 +88,14 @@ if triton is not None:
                     v = (v.to(tl.float32) + bias[None, :]).to(dtype)
             tl.store(h_base + j * frame + off, v, mask=m)
 
+    def _conv_input_like(x):
+        """The kernel's output for new frames x [B, C, T, H, W]: [B, C, 2 + T, H, W], NDHWC."""
+        B, C, T, H, W = x.shape
+        return x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)
+
     def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps):
         B, C, T, H, W = x.shape
-        out = x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)      # [B, C, 2 + T, H, W], NDHWC
+        out = _conv_input_like(x)
         block_c = triton.next_power_of_2(C)
         block_p = max(1, 4096 // block_c)
         kernel[(triton.cdiv(H * W, block_p), B)](
@@ -107,8 +112,7 @@ if triton is not None:
 
     @norm_silu_history.register_fake
     def _(x, hist, bias, has_bias, gamma, scale, eps):
-        B, C, T, H, W = x.shape
-        return x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)
+        return _conv_input_like(x)
 
     @triton_op("longlive::vae_norm_silu_history_traced", mutates_args={"hist"})
     def norm_silu_history_traced(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,

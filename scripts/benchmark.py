@@ -221,10 +221,11 @@ def bench(cfg: DictConfig) -> None:
         vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
         e2e = [b.get("e2e_ms", b["ms"] + b.get("vae_ms", 0.0)) / F for b in steady_b if "vae_ms" in b]
         interval = [b["frames_interval_ms"] / F for b in steady_b if "frames_interval_ms" in b]
+        fused_vae = fused_vae_norm_applies(spec, ccfg.mode != "none")
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
                         compiled_vae=ccfg.mode != "none",
-                        fused_vae_norm=fused_vae_norm_applies(spec, ccfg.mode != "none"))
+                        fused_vae_norm=fused_vae)
         rows.append({
             "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
             "quant": quant, "attention": ccfg.attention, "compile": mode, "levers": list(ccfg.levers),
@@ -239,7 +240,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_pad_in_conv": bool(cfg.vae_pad_in_conv),
             "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
             "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
-            "vae_fused_norm": fused_vae_norm_applies(spec, mode != "none"),
+            "vae_fused_norm": fused_vae,
             "vae_fused_norm_op": spec.vae_fused_norm_op,
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.backends import CUDA_ONLY  # noqa: E402
-from compile.recipe import MODES, CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
+from compile.recipe import MODES, VAE_NORM_OPS, CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
 from model.memory import MemoryPlan, check_fits, estimate  # noqa: E402
@@ -221,7 +221,7 @@ def validate(cfg: DictConfig) -> RunSpec:
 
 
 def _fused_norm_op(value) -> str:
-    if value not in ("opaque", "traced"):
+    if value not in VAE_NORM_OPS:
         raise ValueError(f"output.vae_fused_norm_op={value!r}: one of opaque (a custom op, the default) or traced "
                          "(a triton_op)")
     return str(value)
