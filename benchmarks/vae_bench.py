@@ -18,9 +18,11 @@ norm cache their frames before it (`WanVAEDecoder.history_before_norm`); `pwcat`
 `force_pointwise_cat` (every concatenation as one pointwise kernel, fusable into its consumer); `fused`: the
 norm + SiLU in front of each cached conv as one Triton kernel that reads the history itself
 (`WanVAEDecoder.fuse_norm_history`, compile/vae_kernel.py; an opaque custom op to torch.compile), `fusedtriton`:
-the same kernel as a triton_op (Inductor launches it). Per variant: median ms per latent frame
-over the blocks after the first two (CUDA events around each block), the peak memory above the
-weights during the timed blocks, and the max abs difference of its video from the first variant's.
+the same kernel as a triton_op (Inductor launches it); `graph`: each pass after the stream's first replayed
+from a CUDA graph (compile/cudagraph.GraphedVAEPasses, its own memory pool). Per variant: median ms per
+latent frame over the blocks after the first two (CUDA events around each block), the peak memory allocated
+above the weights during the timed blocks and the memory reserved above them after (a graph's pool is
+reserved, not allocated, between replays), and the max abs difference of its video from the first variant's.
 Writes vae_bench.json to --out and prints a table last. With --profile, one more block of each variant
 runs under torch.profiler: its kernels by class (convolution, norm, activation, upsampling, copies and
 cache, other Triton, other), the convolutions' achieved TFLOP/s (FLOPs counted with
@@ -160,7 +162,7 @@ def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
 
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
                 pad_in_conv=False, subpixel=False, trace_memory=False, prenorm=False, pwcat=False, fused=False,
-                fused_traced=False):
+                fused_traced=False, graph=False):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -177,6 +179,9 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     if compiled:
         torch._dynamo.reset()
         vae.compile(fullgraph=True, dynamic=False, options={"force_pointwise_cat": pwcat})
+    if graph:
+        from compile.cudagraph import GraphedVAEPasses, GraphPool
+        vae.pass_runner = GraphedVAEPasses(GraphPool())
     weights = torch.cuda.memory_allocated()
     state = vae.new_stream(1, HW)
     blocks, times, outs = z.shape[1] // F, [], []
@@ -195,12 +200,13 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     torch.cuda.synchronize()
     ms = [s.elapsed_time(e) / F for s, e in times[2:]]
     peak = (torch.cuda.max_memory_allocated() - weights) / 2**30
+    reserved = (torch.cuda.memory_reserved() - weights) / 2**30
     prof = profile_block(vae, z, state, per_frame, flops) if flops is not None else None
     trace = memory_trace(vae, z, state, per_frame) if trace_memory else None
     del vae, state
     torch.cuda.empty_cache()
     row = {"ms_per_latent_frame": statistics.median(ms), "min": min(ms), "max": max(ms),
-           "peak_above_weights_gib": peak, "first_two_blocks_s": warm_s}
+           "peak_above_weights_gib": peak, "reserved_above_weights_gib": reserved, "first_two_blocks_s": warm_s}
     if prof is not None:
         row["profile"] = prof
     if trace is not None:
@@ -224,17 +230,17 @@ def in_fresh_thread(fn, *args):
 def parse_variant(spec: str, timed_default: bool):
     """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel, prenorm, pwcat, fused,
     fusedtriton -> (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel, prenorm, pwcat,
-    fused, fusedtriton)."""
+    fused, fusedtriton, graph)."""
     parts = spec.split(":")
     opts = parts[3].split("+") if len(parts) == 4 else []
     if len(parts) not in (3, 4) or not set(opts) <= {"timed", "heuristic", "convpad", "subpixel", "prenorm", "pwcat", "fused",
-                                                   "fusedtriton"} or \
+                                                   "fusedtriton", "graph"} or \
             {"timed", "heuristic"} <= set(opts):
         raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad, "
-                         "subpixel, prenorm, pwcat, fused, fusedtriton")
+                         "subpixel, prenorm, pwcat, fused, fusedtriton, graph")
     timed = "timed" in opts or (timed_default and "heuristic" not in opts)
     return (parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts,
-            "prenorm" in opts, "pwcat" in opts, "fused" in opts, "fusedtriton" in opts)
+            "prenorm" in opts, "pwcat" in opts, "fused" in opts, "fusedtriton" in opts, "graph" in opts)
 
 
 def main():
@@ -255,7 +261,7 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    plain = (False,) * 6                         # convpad, subpixel, prenorm, pwcat, fused, fusedtriton
+    plain = (False,) * 7                         # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph
     variants = [(False, False, False, timed, *plain), (True, False, False, timed, *plain),
                 (False, True, False, timed, *plain), (True, True, False, timed, *plain)]
     if args.compile:
@@ -265,14 +271,14 @@ def main():
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced in variants:
+    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced, graph in variants:
         r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace,
-                                   prenorm, pwcat, fused, fused_traced)
+                                   prenorm, pwcat, fused, fused_traced, graph)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
                   "pad_in_conv": convpad, "subpixel": subpixel, "history_before_norm": prenorm,
                   "force_pointwise_cat": pwcat, "fused_norm": fused or fused_traced,
-                  "fused_norm_traced": fused_traced,
+                  "fused_norm_traced": fused_traced, "cuda_graphs": graph,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k not in ("profile", "memory_trace")}, flush=True)
@@ -283,7 +289,7 @@ def main():
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
     print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'upsample':>8} {'history':>9} "
-          f"{'cat':>9} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'diff':>8}")
+          f"{'cat':>9} {'graph':>5} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'reserved':>8} {'diff':>8}")
     for r in rows:
         algo = "timed" if r["cudnn_benchmark"] else "heuristic"
         pad = "in conv" if r["pad_in_conv"] else "copy"
@@ -291,9 +297,10 @@ def main():
         hist = "triton_op" if r["fused_norm_traced"] else "fused" if r["fused_norm"] else "pre-norm" if r["history_before_norm"] else "conv in"
         cat = "pointwise" if r["force_pointwise_cat"] else "default"
         print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} {up:>8} {hist:>9} "
-              f"{cat:>9} "
+              f"{cat:>9} {'yes' if r['cuda_graphs'] else 'no':>5} "
               f"{r['ms_per_latent_frame']:12.1f} "
-              f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} {r['max_abs_diff_vs_first']:8.1e}")
+              f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} "
+              f"{r['reserved_above_weights_gib']:8.2f} {r['max_abs_diff_vs_first']:8.1e}")
     for r in rows:
         p = r.get("profile")
         if not p:

@@ -29,9 +29,44 @@ def _sdpa_cudnn(q, k, v):
     return out.transpose(1, 2)
 
 
+FA3_TILE = (128, 176)      # FA3's Hopper forward tile (queries, keys) for head dim 128, BF16, non-causal
+_SMS = 0                   # the GPU's SM count (set when the FA3 backend is registered)
+_SPLIT = False             # lever `split`: FA3 splits the keys to fill its last wave (set_fa3_split)
+
+
+def fa3_num_splits(batch: int, lq: int, lk: int, heads: int, sms: int, head_dim: int = 128, tile=FA3_TILE,
+                   max_splits: int = 4, tile_us: float = 2.1, overhead_tiles: float = 1.0,
+                   bytes_per_us: float = 3.0e6) -> int:
+    """How many parts FA3 should split the keys into so that its CTAs fill the GPU's waves. FA3 runs one CTA per
+    (query tile, head, sample, split), one CTA per SM at a time, each walking its keys' tiles; the steady-state
+    shape (4680 queries, 12 heads) gives 444 CTAs on 132 SMs: 4 waves, the last a third full. Cost model in
+    microseconds: waves x (key tiles per CTA + `overhead_tiles` for its prologue and epilogue) x `tile_us`, plus,
+    split, the float32 partials written and read back by FA3's combine kernel at `bytes_per_us`. Defaults: the
+    H100 (917 us for 4 waves x 108 tiles of the steady shape: ~2.1 us a tile; ~3 TB/s). Returns the cheapest
+    split (1 on a tie); measured on the H100 with benchmarks/attn_split.py."""
+    m_tiles = batch * heads * -(-lq // tile[0])
+    n_tiles = -(-lk // tile[1])
+    best, best_us = 1, None
+    for s in range(1, min(max_splits, n_tiles) + 1):
+        us = -(-m_tiles * s // sms) * (-(-n_tiles // s) + overhead_tiles) * tile_us
+        if s > 1:
+            us += s * batch * heads * lq * head_dim * 4 * 2 / bytes_per_us
+        if best_us is None or us < best_us:
+            best, best_us = s, us
+    return best
+
+
+def set_fa3_split(on: bool) -> None:
+    """Lever `split` (compile/recipe.py): FA3 calls split their keys per fa3_num_splits (process-wide, like the
+    backend choice; a compiled graph guards on it)."""
+    global _SPLIT
+    _SPLIT = bool(on)
+
+
 def _fa3(q, k, v):
     from fa3_fwd_interface import _flash_attn_forward
-    return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5)[0]
+    splits = fa3_num_splits(q.shape[0], q.shape[1], k.shape[1], q.shape[2], _SMS, q.shape[3]) if _SPLIT and _SMS else 1
+    return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5, num_splits=splits)[0]
 
 
 FP8_MAX = 448.0        # largest finite float8_e4m3fn
@@ -69,6 +104,7 @@ CUDA_ONLY = ("sdpa_cudnn", "fa3", "fa3_fp8", "flash_attn")     # backends that n
 
 def register_optional_backends() -> list:
     """Register the backends this machine can run; returns their names."""
+    global _SMS
     register_backend("flex", _flex)
     names = ["flex"]
     for name in CUDA_ONLY:
@@ -79,6 +115,7 @@ def register_optional_backends() -> list:
         names.append("sdpa_cudnn")
         try:
             import fa3_fwd_interface  # noqa: F401
+            _SMS = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
             register_backend("fa3", _fa3)
             names.append("fa3")
             UNAVAILABLE.pop("fa3")

@@ -18,12 +18,43 @@ before the next replay can overwrite it (600 KB per call for the real shapes).
 
 Capture happens the first time a shape is met, right after that call ran normally (so torch.compile
 has compiled it and every lazy initialisation is done): capture records kernels without running them,
-so the cache is written once. All graphs share one memory pool; each holds only its static inputs and
-output, so intermediates are reused across graphs (they never run concurrently).
+so the cache is written once. All graphs share one memory pool (`shared_pool`, with the VAE's pass graphs
+below); each holds only its static inputs and output, so intermediates are reused across graphs (they
+never run concurrently: one stream, one call at a time).
+
+`GraphedVAEPasses` does the same for the VAE decoder's streaming passes (compiled: ~300 kernels a pass,
+three passes a block, each launched from Python through Dynamo's guards, cuDNN and the Triton launcher).
+Its graphs live on the stream (`VAEStream.graphs`): they read and write that stream's conv histories at
+their fixed addresses, so they are freed with it. A stream's first pass (the first latent frame, another
+graph shape, met once per video) runs as it is.
 """
+import weakref
 from dataclasses import dataclass, replace
 
 import torch
+
+class GraphPool:
+    """A CUDA graph memory pool's handle, shared by the graph owners that hold this object. PyTorch refuses
+    to capture into a pool whose graphs are all gone while the pool is not yet released, so a pool is
+    shared only while an owner keeps one of its graphs alive; when every owner is gone, `shared_pool`
+    starts a new one."""
+
+    def __init__(self):
+        self.handle = torch.cuda.graph_pool_handle()
+
+
+_SHARED = None      # weakref to the live GraphPool
+
+
+def shared_pool() -> GraphPool:
+    """The pool of the graphs that never run concurrently (the DiT's forwards, the VAE's passes): the live
+    one if any owner holds it, else a new one."""
+    global _SHARED
+    pool = _SHARED() if _SHARED is not None else None
+    if pool is None:
+        pool = GraphPool()
+        _SHARED = weakref.ref(pool)
+    return pool
 
 
 @dataclass
@@ -42,7 +73,7 @@ class GraphedForward:
     def __init__(self, fn):
         self.fn = fn
         self.graphs = {}
-        self.pool = torch.cuda.graph_pool_handle()
+        self.pool = shared_pool()
 
     @staticmethod
     def key(x, t, plan, kv_only=False):
@@ -71,6 +102,48 @@ class GraphedForward:
                         write_mask=None if plan.write_mask is None else plan.write_mask.clone())
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize()
-        with torch.cuda.graph(graph, pool=self.pool):
+        with torch.cuda.graph(graph, pool=self.pool.handle):
             out = self.fn(sx, st, splan, kv_only)
         return _Graph(graph, sx, st, splan, out)
+
+
+@dataclass
+class _PassGraph:
+    graph: torch.cuda.CUDAGraph
+    z: torch.Tensor
+    out: torch.Tensor
+
+
+class GraphedVAEPasses:
+    """`WanVAEDecoder.pass_runner`: each streaming pass `vae(z, state.caches, first)` replayed from a CUDA
+    graph per (stream, z shape and dtype), captured right after the shape's first pass ran normally; a
+    stream's first pass runs as it is. `pool`: a GraphPool (default `shared_pool()`; give a fresh
+    `GraphPool()` when the passes run concurrently with the DiT's graphs, as a decode on a second stream
+    does). The graphs of the last stream captured for stay referenced here too, so the pool is never left
+    without a graph while this runner lives (an earlier stream's graphs may then go with their stream)."""
+
+    def __init__(self, pool: GraphPool = None):
+        self.pool = pool or shared_pool()
+        self.latest = None          # the graphs of the last stream captured for
+
+    def __call__(self, vae, z, state, first: bool):
+        if first or not z.is_cuda:
+            return vae(z, state.caches, first=first)
+        key = (tuple(z.shape), z.dtype)
+        entry = state.graphs.get(key)
+        if entry is None:
+            out = vae(z, state.caches, first=False)
+            state.graphs[key] = self._capture(vae, z, state)
+            self.latest = state.graphs
+            return out
+        entry.z.copy_(z)
+        entry.graph.replay()
+        return entry.out.clone()
+
+    def _capture(self, vae, z, state) -> _PassGraph:
+        sz = z.clone()
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph, pool=self.pool.handle):
+            out = vae(sz, state.caches, first=False)
+        return _PassGraph(graph, sz, out)

@@ -32,6 +32,8 @@ what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write
     q_rope   Q's RMSNorm + RoPE in the same kernel, without the scatter (kv_kernel.py; CUDA with Triton)
     tune     Inductor's coordinate-descent tuning of its Triton kernels' block sizes (mode default; the
              max-autotune modes include it): measured 1.01x for a 3.4x longer compile (FP8: 1.03x, 2.1x)
+    split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
+             steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode
 """
 import logging
 import os
@@ -43,11 +45,11 @@ import torch
 
 from quant.schemes import QuantConfig, quantize
 
-from .backends import choose
+from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split")
 
 MODES = {
     "none": None,
@@ -116,7 +118,10 @@ def use_cuda_graphs(pipeline, cfg: CompileConfig):
 def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     """Apply the recipe to a `CausalWanModel` in place; returns it."""
     device = model.patch_embedding.weight.device
-    choose(cfg.attention, device)
+    attention = choose(cfg.attention, device)
+    set_fa3_split("split" in cfg.levers)
+    if "split" in cfg.levers and attention != "fa3":
+        log.info("lever split skipped: it splits FA3's keys, the attention is %s", attention)
     if "qkv" in cfg.levers:
         for block in model.blocks:
             block.self_attn.fuse_qkv()
@@ -180,7 +185,7 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
-                fused_norm_op: str = "opaque"):
+                fused_norm_op: str = "opaque", cuda_graphs: bool = False):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -191,7 +196,10 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   Triton and the channels-last VAE, otherwise skipped with a warning. `fused_norm_op`:
                   "opaque" (a custom op Inductor calls as it is; Triton's own cache keeps its binaries: warm
                   start 27.4 s) or "traced" (a triton_op: Inductor compiles and launches the kernel; the same
-                  speed, warm start 36.4 s, cold 79.7 s against 54.1: BENCHMARKS.md, warm start)."""
+                  speed, warm start 36.4 s, cold 79.7 s against 54.1: BENCHMARKS.md, warm start).
+      cuda_graphs each streaming pass after a stream's first replayed from a CUDA graph (cudagraph.py,
+                  GraphedVAEPasses), when `cfg.cuda_graphs` too: the host launches one graph instead of ~300
+                  kernels a pass. Shares the DiT graphs' memory pool (they never run at once)."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
@@ -207,6 +215,10 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
             vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_opaque if fused_norm_op == "opaque"
                                   else vae_kernel.fused_norm_silu_history_traced)
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
+    if cuda_graphs and cfg.cuda_graphs:
+        from .cudagraph import GraphedVAEPasses
+        cfg.check_device(vae.conv2.weight.device)
+        vae.pass_runner = GraphedVAEPasses()
     return vae
 
 

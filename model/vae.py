@@ -20,7 +20,7 @@ Why zero-filled buffers reproduce Wan's list-based cache (`feat_cache`, one late
   per temporal upsample: 1 + 4 (T - 1) video frames for T latent frames.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -305,6 +305,7 @@ class VAEStream:
     batch: int
     latent_hw: tuple
     started: bool = False
+    graphs: dict = field(default_factory=dict)   # CUDA graphs of its passes (compile/cudagraph.py), freed with it
 
     def reset(self) -> None:
         """Start a new video in the same buffers (their addresses stay fixed)."""
@@ -320,6 +321,7 @@ class WanVAEDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.channels_last = False               # activations and conv weights in NDHWC (see to_channels_last)
+        self.pass_runner = None                  # runs decode_block's passes: compile/cudagraph.GraphedVAEPasses
         self.conv2 = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
         self.decoder = Decoder3d(cfg)
         for name, module in self.named_modules():
@@ -428,7 +430,8 @@ class WanVAEDecoder(nn.Module):
                              f"{self.cfg.z_dim}, {state.latent_hw[0]}, {state.latent_hw[1]}]")
         if per_frame and f > 1:
             return torch.cat([self.decode_block(z[:, i:i + 1], state) for i in range(f)], dim=1)
-        out = self(z, state.caches, first=not state.started)
+        first = not state.started
+        out = self(z, state.caches, first=first) if self.pass_runner is None else self.pass_runner(self, z, state, first)
         state.started = True
         return out
 

@@ -12,8 +12,8 @@ math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers
 (compile/recipe.py LEVERS), default none, e.g. ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write (the
 levers the compiled `compile` choices default to in generate.py).
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
-peak memory (`peak_mem_gib`: the timed run; `warmup_peak_mem_gib`: compile and warm-up) is that
-path's own. Block time is measured with
+peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
+CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
 CUDA events from the end of one block to the end of the next (re-cache included); nothing syncs
 inside a block. Recompiles and graph breaks are counted over the timed run. Every row carries its
 latents' SQNR and relative L2 against the first path, and with `quality_frames=N` (VAE on) the PSNR of
@@ -77,6 +77,9 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     vae = copy.deepcopy(vae_cpu).to(spec.device) if vae_cpu is not None else None
     if vae is not None and cfg.mode != "none":
         vae = compile_vae(vae, cfg, **(vae_options or {}))
+        if vae.pass_runner is not None and vae_overlap and cuda:      # its passes run beside the DiT's graphs
+            from compile.cudagraph import GraphPool, GraphedVAEPasses
+            vae.pass_runner = GraphedVAEPasses(GraphPool())
     optimize(model, cfg, QuantConfig(quant))
     pipe = use_cuda_graphs(StreamingPipeline(model, spec.generation, spec.batch_size, spec.latent_hw, cache=cache), cfg)
     warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, vae_per_frame)    # compiles every shape
@@ -125,6 +128,9 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
         "blocks": blocks, "latents": torch.cat(latents, dim=1).float().cpu(),
         "frames": torch.cat(kept, dim=1).cpu() if kept else None,
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,    # the timed run
+        # what the allocator held at most: also the CUDA graphs' pools, whose intermediates are reserved, not
+        # allocated, between replays (and the allocator's cached free blocks)
+        "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
         "warmup_peak_mem_gib": warmup_peak,                                              # compile + warm-up
         "recompiles": int(counters["stats"]["unique_graphs"]),
         "graph_breaks": int(sum(counters["graph_break"].values())),
@@ -242,6 +248,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
             "vae_fused_norm": fused_vae,
             "vae_fused_norm_op": spec.vae_fused_norm_op,
+            "vae_cuda_graphs": spec.vae_cuda_graphs and mode != "none" and ccfg.cuda_graphs,
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",
@@ -277,7 +284,7 @@ def bench(cfg: DictConfig) -> None:
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
           f"{rows[0]['dtype']}; speed-up and rel. L2 against the first path ({base['path']})")
     print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'VAE ms/fr':>9} {'e2e':>6} "
-          f"{'GiB':>5} {'x':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
+          f"{'GiB':>5} {'rsvd':>5} {'x':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
     for r in rows:
         sp = r["steady_spread"] or {}
         band = f"{sp['p10']:.1f}-{sp['p90']:.1f}" if sp else "-"
@@ -285,7 +292,8 @@ def bench(cfg: DictConfig) -> None:
         print(f"{r['path']:<34} {r['steady_ms_per_latent_frame'] or nan:12.1f} {band:>13} "
               f"{r['switch_latency_ms'] if r['switch_latency_ms'] is not None else nan:9.1f} "
               f"{r['vae_ms_per_latent_frame'] or nan:9.1f} {r['e2e_ms_per_latent_frame'] or nan:6.1f} "
-              f"{r['peak_mem_gib'] or nan:5.2f} {r.get('speedup_vs_first_path', nan):5.2f} "
+              f"{r['peak_mem_gib'] or nan:5.2f} {r['peak_reserved_gib'] or nan:5.2f} "
+              f"{r.get('speedup_vs_first_path', nan):5.2f} "
               f"{r['rel_l2_vs_first_path']:7.1e} {r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
 
 

@@ -78,6 +78,7 @@ class RunSpec:
     vae_subpixel: bool = True          # compiled VAE: upsampling as one 2x2 conv of the 4 output phases
     vae_fused_norm: bool = True        # compiled VAE on CUDA: norm + SiLU + history in one Triton kernel
     vae_fused_norm_op: str = "opaque"  # that kernel as an opaque custom op or a triton_op (traced)
+    vae_cuda_graphs: bool = True       # compiled VAE with compile.cuda_graphs: each pass replayed from a CUDA graph
 
 
 def _int(value, field: str) -> int:
@@ -217,7 +218,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    bool(cfg.get("memory_check", True)), bool(cfg.output.get("vae_channels_last", False)),
                    bool(cfg.output.get("vae_pad_in_conv", True)), bool(cfg.output.get("vae_cudnn_benchmark", True)),
                    bool(cfg.output.get("vae_subpixel", True)), bool(cfg.output.get("vae_fused_norm", True)),
-                   _fused_norm_op(cfg.output.get("vae_fused_norm_op", "opaque")))
+                   _fused_norm_op(cfg.output.get("vae_fused_norm_op", "opaque")),
+                   bool(cfg.output.get("vae_cuda_graphs", True)))
 
 
 def _fused_norm_op(value) -> str:
@@ -371,7 +373,8 @@ def build_vae(spec: RunSpec) -> WanVAEDecoder:
     """The streaming VAE decoder, BF16 on a GPU (never quantized): Wan2.1_VAE.pth, or random weights;
     channels-last when `output.vae_channels_last`; with `output.vae_pad_in_conv` its convolutions zero-pad
     height and width themselves (no padded copy of each input). The compiled-only options
-    (`output.vae_subpixel`, `output.vae_fused_norm`) are applied by compile_vae (`vae_compile_options`). With
+    (`output.vae_subpixel`, `output.vae_fused_norm`, `output.vae_cuda_graphs`) are applied by compile_vae
+    (`vae_compile_options`). With
     `output.vae_cudnn_benchmark`, cuDNN times its algorithms for each convolution shape on first use (a
     process-wide flag: the DiT has no convolution) instead of taking its heuristic's choice, which on the H100
     is an Ampere kernel for 21 of a block's convolutions (BENCHMARKS.md, VAE)."""
@@ -398,7 +401,8 @@ def fused_vae_norm_applies(spec: RunSpec, compiled: bool = None) -> bool:
 
 def vae_compile_options(spec: RunSpec) -> dict:
     """compile_vae's keyword arguments from the run's output options (they act on compiled VAEs only)."""
-    return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm, fused_norm_op=spec.vae_fused_norm_op)
+    return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm, fused_norm_op=spec.vae_fused_norm_op,
+                cuda_graphs=spec.vae_cuda_graphs)
 
 
 def build_prompt_encoder(spec: RunSpec):

@@ -132,3 +132,26 @@ def test_compile_choices_and_cuda_graph_refusals():
         CompileConfig(mode="max_autotune", cuda_graphs=True)
     with pytest.raises(ValueError, match="compile choice 'fast' is not one of"):
         CompileConfig.from_choice("fast")
+
+
+def test_fa3_split_cost_model():
+    """compile/backends.fa3_num_splits (lever `split`): on 132 SMs the steady-state self-attention of batch 1
+    (444 CTAs: 4 waves, the last a third full) splits in 2; shapes whose waves are already full, or whose
+    keys are few (the text cross-attention), stay whole; so does a GPU with SMs to spare."""
+    from compile.backends import fa3_num_splits
+    frame = 1560
+    assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 132) == 2
+    assert fa3_num_splits(1, 3 * frame, 512, 12, 132) == 1
+    assert fa3_num_splits(2, 3 * frame, 12 * frame, 12, 132) == 1          # 888 CTAs: 6.7 waves already
+    assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 444) == 1          # one full wave
+    assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 132, max_splits=1) == 1
+
+
+def test_split_lever_off_the_fa3_backend_changes_nothing():
+    """Lever `split` with another attention backend: logged and skipped, the process-wide flag follows the
+    config (a later path without the lever runs FA3 whole)."""
+    from compile import backends
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=("split",)))
+    assert backends._SPLIT
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa"))
+    assert not backends._SPLIT

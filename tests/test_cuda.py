@@ -294,3 +294,46 @@ def test_benchmark_with_the_vae_on_a_second_stream(tmp_path):
     row = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert row["vae_overlap"] and row["frames_interval_ms_per_latent_frame"] > 0
     assert row["e2e_ms_per_latent_frame"] >= row["vae_ms_per_latent_frame"] > 0
+
+
+def test_fa3_split_keys_equal_one_part():
+    """Lever `split` (compile/backends.fa3_num_splits): FA3 with its keys in parts, combined in float32, is the
+    unsplit attention to BF16 rounding, eagerly at the steady-state shape and in the compiled tiny model (whose
+    full window the cost model also splits in 2) replayed from CUDA graphs, without recompiles."""
+    import copy
+
+    import torch._dynamo as dynamo
+    from torch._dynamo.utils import counters
+
+    from compile import backends
+    from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
+    from model.attention import backend_fn
+    if "fa3" not in backends.register_optional_backends():
+        pytest.skip("fa3 not available")
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16) for n in (4680, 18720, 18720))
+    one = backend_fn("fa3")(q, k, v).float()
+    backends.set_fa3_split(True)
+    try:
+        split = backend_fn("fa3")(q, k, v).float()
+    finally:
+        backends.set_fa3_split(False)
+    assert ((split - one).norm() / one.norm()).item() < 5e-3
+    assert backends.fa3_num_splits(1, 24 * 3, 24 * 12, CFG.num_heads, backends._SMS, CFG.dim // CFG.num_heads) == 2
+    with torch.device("cuda"):
+        base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
+    sched = schedules(1)
+    noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
+    outs = []
+    for levers in ((), ("split",)):
+        dynamo.reset()
+        cfg = CompileConfig.from_choice("default_cudagraphs", "fa3", levers=levers)
+        pipe = use_cuda_graphs(StreamingPipeline(optimize(copy.deepcopy(base), cfg), GenerationConfig(), 1, HW), cfg)
+        with torch.no_grad():
+            warm_up(pipe, sched, noise)
+            counters.clear()
+            outs.append(pipe.generate(sched, 30, noise()).float())
+        assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
+    backends.set_fa3_split(False)
+    dynamo.reset()
+    assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2

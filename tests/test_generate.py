@@ -270,13 +270,15 @@ def test_vae_options_reach_the_decoder(on):
 
 
 def test_compiled_only_vae_options(caplog):
-    """output.vae_subpixel / vae_fused_norm (defaults on) act in compile_vae, on compiled VAEs only; the fused
+    """output.vae_subpixel / vae_fused_norm / vae_cuda_graphs (defaults on) act in compile_vae, on compiled VAEs
+    only (the graphs with compile.cuda_graphs); the fused
     norm kernel needs CUDA, so on the CPU it is skipped with a warning and the memory plan does not count it."""
     from compile.recipe import CompileConfig, compile_vae
     from model.vae import Upsample
     from scripts.generate import build_vae, fused_vae_norm_applies, vae_compile_options
     spec = validate(cfg("device=cpu"))
-    assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque"}
+    assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque",
+                                         "cuda_graphs": True}
     assert not fused_vae_norm_applies(spec)
     subpixel = lambda v: [m.subpixel for m in v.modules() if isinstance(m, Upsample)]
     eager = compile_vae(build_vae(spec), CompileConfig(mode="none"), **vae_compile_options(spec))
@@ -285,6 +287,7 @@ def test_compiled_only_vae_options(caplog):
         compiled = compile_vae(build_vae(spec), CompileConfig(mode="default", backend="eager"),
                                **vae_compile_options(spec))
     assert all(subpixel(compiled)) and compiled.decoder.norm_history is None
+    assert compiled.pass_runner is None            # VAE graphs come with compile.cuda_graphs (CUDA) only
     assert "vae_fused_norm skipped: it is a CUDA kernel" in caplog.text
     off = validate(cfg("device=cpu", "output.vae_subpixel=false"))
     assert not any(subpixel(compile_vae(build_vae(off), CompileConfig(mode="default", backend="eager"),

@@ -106,3 +106,49 @@ def test_fused_decoder_compiled_equals_decode():
             parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
                                                                 for i in range(1, 7)]
         assert (torch.cat(parts, dim=1) - ref).abs().max() < 1e-4
+
+
+def test_pass_runner_sees_each_pass_and_the_first():
+    """WanVAEDecoder.pass_runner (compile/cudagraph.GraphedVAEPasses hooks in there) runs every pass of
+    decode_block: one per latent frame with per_frame, `first` only for a stream's first pass; same video."""
+    dec, z = decoder(), torch.randn(1, 5, 16, 4, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ref = streamed(dec, z, [1, 2, 2])
+    calls = []
+
+    def runner(vae, x, state, first):
+        calls.append((x.shape[1], first))
+        return vae(x, state.caches, first=first)
+    dec.pass_runner = runner
+    assert torch.equal(streamed(dec, z, [1, 2, 2]), ref)
+    assert calls == [(1, True)] + [(1, False)] * 4
+
+
+@pytest.mark.cuda
+@cuda
+def test_graphed_vae_passes_equal_the_plain_passes():
+    """compile_vae(cuda_graphs=True) under compile.cuda_graphs: the passes of a stream after its first replay
+    CUDA graphs (one per pass shape, on the stream), sharing the DiT graphs' pool; a warm-up stream, then a
+    second stream and a stream reset in the same buffers, all equal to the compiled passes run plainly."""
+    from compile.cudagraph import GraphedVAEPasses
+    from compile.recipe import CompileConfig, compile_vae
+    torch.backends.cudnn.allow_tf32 = False
+    z = torch.randn(1, 7, 16, 6, 10, generator=torch.Generator().manual_seed(3)).cuda()
+    cfg = CompileConfig.from_choice("default_cudagraphs")
+    torch._dynamo.reset()
+    plain = compile_vae(decoder(torch.float32).cuda().to_channels_last(), CompileConfig.from_choice("default"),
+                        subpixel=True, fused_norm=True)
+    assert plain.pass_runner is None
+    ref = streamed(plain, z, [1, 3, 3])
+    fast = compile_vae(decoder(torch.float32).cuda().to_channels_last(), cfg, subpixel=True, fused_norm=True,
+                       cuda_graphs=True)
+    assert isinstance(fast.pass_runner, GraphedVAEPasses)
+    streamed(fast, z, [1, 3])                                     # a warm-up stream: its graphs go with it
+    state = fast.new_stream(1, (6, 10))
+    for _ in range(2):                                            # a stream, then the same buffers reset
+        with torch.no_grad():
+            out = torch.cat([fast.decode_block(z[:, :1], state)] +
+                            [fast.decode_block(z[:, s:s + 3], state, per_frame=True) for s in (1, 4)], dim=1)
+        assert list(state.graphs) == [((1, 1, 16, 6, 10), torch.float32)]
+        assert (out - ref).abs().max() < 1e-5
+        state.reset()
+    torch._dynamo.reset()
