@@ -35,24 +35,26 @@ _SPLIT = False             # lever `split`: FA3 splits the keys to fill its last
 
 
 def fa3_num_splits(batch: int, lq: int, lk: int, heads: int, sms: int, head_dim: int = 128, tile=FA3_TILE,
-                   max_splits: int = 4, tile_us: float = 2.1, overhead_tiles: float = 1.0,
-                   bytes_per_us: float = 3.0e6) -> int:
+                   max_splits: int = 4, tile_us: float = 1.82, overhead_tiles: float = 11.7, combine_us: float = 7.0,
+                   max_partial_bytes: int = 64 << 20, min_gain: float = 0.02) -> int:
     """How many parts FA3 should split the keys into so that its CTAs fill the GPU's waves. FA3 runs one CTA per
     (query tile, head, sample, split), one CTA per SM at a time, each walking its keys' tiles; the steady-state
     shape (4680 queries, 12 heads) gives 444 CTAs on 132 SMs: 4 waves, the last a third full. Cost model in
-    microseconds: waves x (key tiles per CTA + `overhead_tiles` for its prologue and epilogue) x `tile_us`, plus,
-    split, the float32 partials written and read back by FA3's combine kernel at `bytes_per_us`. Defaults: the
-    H100 (917 us for 4 waves x 108 tiles of the steady shape: ~2.1 us a tile; ~3 TB/s). Returns the cheapest
-    split (1 on a tie); measured on the H100 with benchmarks/attn_split.py."""
+    microseconds: waves x (key tiles per CTA + `overhead_tiles` for its prologue and epilogue) x `tile_us`, plus
+    `combine_us` for FA3's kernel that merges the float32 partials. Splits only while those partials stay about
+    L2-sized (`max_partial_bytes`) and when it saves at least `min_gain`. The defaults are fitted to the H100
+    (benchmarks/attn_split.py, BENCHMARKS.md: the model predicts every measured batch-1 shape within 5%; batch 2's
+    115 MB of partials cost ~150 us to combine instead of 7, so larger batches stay whole)."""
     m_tiles = batch * heads * -(-lq // tile[0])
     n_tiles = -(-lk // tile[1])
-    best, best_us = 1, None
-    for s in range(1, min(max_splits, n_tiles) + 1):
-        us = -(-m_tiles * s // sms) * (-(-n_tiles // s) + overhead_tiles) * tile_us
-        if s > 1:
-            us += s * batch * heads * lq * head_dim * 4 * 2 / bytes_per_us
-        if best_us is None or us < best_us:
-            best, best_us = s, us
+
+    def cost(s):
+        waves = -(-m_tiles * s // sms)
+        return waves * (-(-n_tiles // s) + overhead_tiles) * tile_us + (combine_us if s > 1 else 0.0)
+    best = 1
+    for s in range(2, min(max_splits, n_tiles) + 1):
+        if s * batch * heads * lq * head_dim * 4 <= max_partial_bytes and cost(s) < (1 - min_gain) * cost(best):
+            best = s
     return best
 
 

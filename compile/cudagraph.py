@@ -33,14 +33,19 @@ from dataclasses import dataclass, replace
 
 import torch
 
+
 class GraphPool:
-    """A CUDA graph memory pool's handle, shared by the graph owners that hold this object. PyTorch refuses
-    to capture into a pool whose graphs are all gone while the pool is not yet released, so a pool is
-    shared only while an owner keeps one of its graphs alive; when every owner is gone, `shared_pool`
-    starts a new one."""
+    """A CUDA graph memory pool's handle for the graph owners that hold this object. PyTorch refuses to capture
+    into a pool whose graphs are all gone before the pool is released (an internal assert), which happens when
+    one owner's graphs die before another's first capture: so the pool holds a graph of its own, one tiny
+    kernel, for as long as this object lives."""
 
     def __init__(self):
         self.handle = torch.cuda.graph_pool_handle()
+        self._anchor_buf = torch.zeros(1, device="cuda")
+        self._anchor = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._anchor, pool=self.handle):
+            self._anchor_buf.add_(1)
 
 
 _SHARED = None      # weakref to the live GraphPool
@@ -119,12 +124,10 @@ class GraphedVAEPasses:
     graph per (stream, z shape and dtype), captured right after the shape's first pass ran normally; a
     stream's first pass runs as it is. `pool`: a GraphPool (default `shared_pool()`; give a fresh
     `GraphPool()` when the passes run concurrently with the DiT's graphs, as a decode on a second stream
-    does). The graphs of the last stream captured for stay referenced here too, so the pool is never left
-    without a graph while this runner lives (an earlier stream's graphs may then go with their stream)."""
+    does)."""
 
     def __init__(self, pool: GraphPool = None):
         self.pool = pool or shared_pool()
-        self.latest = None          # the graphs of the last stream captured for
 
     def __call__(self, vae, z, state, first: bool):
         if first or not z.is_cuda:
@@ -134,7 +137,6 @@ class GraphedVAEPasses:
         if entry is None:
             out = vae(z, state.caches, first=False)
             state.graphs[key] = self._capture(vae, z, state)
-            self.latest = state.graphs
             return out
         entry.z.copy_(z)
         entry.graph.replay()

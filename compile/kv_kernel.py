@@ -33,10 +33,10 @@ UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only
 if triton is not None:
     @triton.jit
     def _norm_rope_kernel(x_ptr, v_ptr, w_ptr, cos_ptr, sin_ptr, idx_ptr, mask_ptr, out_ptr, vout_ptr,
-                          L, S, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
+                          L, S, SX, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
                           HAS_MASK: tl.constexpr, HAS_IDX: tl.constexpr, COPY_V: tl.constexpr):
-        """RMSNorm + RoPE of one token's row of x; stored at row idx[t] of out (row t without HAS_IDX);
-        with COPY_V, v's row is copied to the same row of vout."""
+        """RMSNorm + RoPE of one token's row of x (rows SX elements apart, in x and v); stored at row idx[t] of
+        out (row t without HAS_IDX); with COPY_V, v's row is copied to the same row of vout."""
         pid = tl.program_id(0)                      # one token of one sample
         b = pid // L
         t = pid % L
@@ -45,7 +45,7 @@ if triton is not None:
                 return
         p = tl.arange(0, PAIRS)                     # pair index within the row (padded to a power of 2)
         pm = p < DIM // 2
-        src = pid.to(tl.int64) * DIM
+        src = pid.to(tl.int64) * SX
         a = tl.load(x_ptr + src + 2 * p, mask=pm, other=0.0).to(tl.float32)
         c = tl.load(x_ptr + src + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
         rstd = tl.rsqrt(tl.sum(a * a + c * c, axis=0) / DIM + eps)
@@ -69,11 +69,12 @@ if triton is not None:
     def norm_rope_write(k: torch.Tensor, v: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
                         sin: torch.Tensor, idx: torch.Tensor, mask: torch.Tensor, has_mask: bool,
                         ck: torch.Tensor, cv: torch.Tensor) -> None:
-        """k, v [B, L, DIM] (projections, contiguous); weight [DIM]; cos, sin [L, 1, HALF] float32;
-        idx [L] cache token of each token; mask [B] (read when has_mask); ck, cv [B, S, H, D], written."""
+        """k, v [B, L, DIM] (projections: rows of DIM contiguous elements, the same row stride in both, samples
+        L rows apart: contiguous, or chunks of the fused q, k, v projection); weight [DIM]; cos, sin [L, 1, HALF]
+        float32; idx [L] cache token of each token; mask [B] (read when has_mask); ck, cv [B, S, H, D], written."""
         B, L, DIM = k.shape
         wrap_triton(_norm_rope_kernel)[(B * L,)](
-            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], eps, DIM=DIM, HALF=cos.shape[-1],
+            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], k.stride(1), eps, DIM=DIM, HALF=cos.shape[-1],
             PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=has_mask, HAS_IDX=True, COPY_V=True)
 
     @triton_op("longlive::norm_rope", mutates_args={})
@@ -83,16 +84,28 @@ if triton is not None:
         B, L, DIM = x.shape
         out = torch.empty_like(x)
         wrap_triton(_norm_rope_kernel)[(B * L,)](
-            x, x, weight, cos, sin, x, x, out, out, L, L, eps, DIM=DIM, HALF=cos.shape[-1],
+            x, x, weight, cos, sin, x, x, out, out, L, L, DIM, eps, DIM=DIM, HALF=cos.shape[-1],
             PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=False, HAS_IDX=False, COPY_V=False)
         return out
+
+
+def _rows(x):
+    """x [B, L, DIM] as it is when its rows are DIM contiguous elements at one stride and its samples L rows
+    apart (the lever qkv's chunks of the fused projection read in place), else a contiguous copy."""
+    b, n, d = x.shape
+    if x.stride(2) == 1 and x.stride(1) >= d and (b == 1 or x.stride(0) == n * x.stride(1)):
+        return x
+    return x.contiguous()
 
 
 def fused_kv_write(k, v, norm, cos, sin, plan, ck, cv):
     """The `kv_write` lever's replacement of SelfAttention's K path: k, v [B, L, H*D] projections, `norm`
     the RMSNorm of K. Writes the ring slots `plan` names; returns the keys and values to attend to."""
     mask = plan.write_mask
-    norm_rope_write(k.contiguous(), v.contiguous(), norm.weight, norm.eps, cos, sin, plan.write_idx,
+    k, v = _rows(k), _rows(v)
+    if k.stride(1) != v.stride(1):
+        k, v = k.contiguous(), v.contiguous()
+    norm_rope_write(k, v, norm.weight, norm.eps, cos, sin, plan.write_idx,
                     plan.write_idx if mask is None else mask, mask is not None, ck, cv)
     return ck[:, :plan.num_keys], cv[:, :plan.num_keys]
 

@@ -142,6 +142,7 @@ def test_fa3_split_cost_model():
     frame = 1560
     assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 132) == 2
     assert fa3_num_splits(1, 3 * frame, 512, 12, 132) == 1
+    assert fa3_num_splits(1, 3 * frame, 9 * frame, 12, 132) == 1            # a fill level: no gain measured
     assert fa3_num_splits(2, 3 * frame, 12 * frame, 12, 132) == 1          # 888 CTAs: 6.7 waves already
     assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 444) == 1          # one full wave
     assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 132, max_splits=1) == 1

@@ -111,3 +111,19 @@ def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
     assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
     assert_close(out, ref, atol=1e-5, rtol=1e-5)
     dynamo.reset()
+
+
+def test_kv_write_reads_the_fused_projection_in_place():
+    """compile/kv_kernel._rows: the kv_write kernel reads K and V where they are when each row is contiguous
+    and the samples are whole rows apart (a plain projection, or a chunk of lever qkv's fused one); anything
+    else is copied first."""
+    from compile.kv_kernel import _rows
+    qkv = torch.randn(2, 5, 12)
+    k = qkv.chunk(3, dim=-1)[1]
+    assert _rows(k) is k and _rows(qkv[..., :4].contiguous()).is_contiguous()
+    odd = torch.randn(5, 2, 4).transpose(0, 1)                     # samples interleaved row by row
+    assert _rows(odd) is not odd and torch.equal(_rows(odd), odd)
+    one = qkv[1:, :, 4:8]                                          # one sample: its batch stride is never used
+    assert _rows(one) is one
+    gaps = qkv[:, ::2, 4:8]                                        # every other row: samples not 3 rows apart
+    assert _rows(gaps) is not gaps and torch.equal(_rows(gaps), gaps)
