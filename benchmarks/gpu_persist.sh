@@ -5,6 +5,9 @@
 # also generates the persistent kernel and keeps the faster. Prediction: those kernels toward ~15 us, -5 to
 # -7 ms a block (~2 ms per latent frame); on FP8 the GELU + row-wise quantization kernel (rows of 8960,
 # 156 us a call) may gain too. DiT alone, one process, then the block profile. Set LONGLIVE_COMMIT.
+# Ran once (2026-11-26, commit 4acd5bc): the persist paths failed to compile (torch 2.11 with the image's Triton:
+# MultiKernelCall.cache_file_path reads the Triton JIT function's cache_key, whose _hash_lock is None: TypeError);
+# the other two paths' rows came back. The lever was removed again (OPTIMIZATION_LOG.md row 34).
 set -uo pipefail
 source benchmarks/device_common.sh
 P=ring:default_cudagraphs:fa3

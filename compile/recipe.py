@@ -34,10 +34,6 @@ what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write
              max-autotune modes include it): measured 1.01x for a 3.4x longer compile (FP8: 1.03x, 2.1x)
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
              steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode
-    persist  Inductor's multi-kernel reductions (`triton.multi_kernel`): its row reductions over the 1536
-             channels (the LayerNorms with their modulation, the Q/K RMSNorms) are otherwise looped, not
-             persistent (its threshold is 1024 elements a row); with it Inductor also generates the
-             persistent kernel and keeps the faster of the two, timed on first use (mode default)
 """
 import logging
 import os
@@ -53,7 +49,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split")
 
 MODES = {
     "none": None,
@@ -163,19 +159,11 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return model
-    options = {}
     if "tune" in cfg.levers:
         if kwargs:
             log.info("lever tune: compile.mode=%s already tunes (coordinate descent)", cfg.mode)
         else:
-            options["coordinate_descent_tuning"] = True
-    if "persist" in cfg.levers:
-        if kwargs:
-            log.info("lever persist skipped: torch.compile takes a mode or options, not both (mode %s)", cfg.mode)
-        else:
-            options["triton.multi_kernel"] = 1
-    if options:
-        kwargs = {"options": options}
+            kwargs = {"options": {"coordinate_descent_tuning": True}}
     torch._dynamo.config.recompile_limit = cfg.recompile_limit
     torch._dynamo.config.accumulated_recompile_limit = max(cfg.recompile_limit * 8, 256)
     for block in model.blocks:

@@ -158,17 +158,17 @@ def test_split_lever_off_the_fa3_backend_changes_nothing():
     assert not backends._SPLIT
 
 
-def test_tune_and_persist_levers_become_compile_options(monkeypatch):
-    """Levers tune and persist reach torch.compile as Inductor options on mode default; a max-autotune mode
-    (which torch.compile cannot combine with options) keeps its mode alone."""
+def test_tune_lever_becomes_a_compile_option(monkeypatch):
+    """Lever tune reaches torch.compile as Inductor's coordinate-descent option on mode default; a max-autotune
+    mode (which torch.compile cannot combine with options, and which tunes anyway) keeps its mode alone."""
     seen = []
 
     def fake_compile(fn, *args, **kwargs):
         seen.append(kwargs)
         return fn
     monkeypatch.setattr(torch, "compile", fake_compile)
-    optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager", levers=("tune", "persist")))
-    assert seen and all(k["options"] == {"coordinate_descent_tuning": True, "triton.multi_kernel": 1} for k in seen)
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager", levers=("tune",)))
+    assert seen and all(k["options"] == {"coordinate_descent_tuning": True} for k in seen)
     seen.clear()
-    optimize(copy.deepcopy(small_model()), CompileConfig(mode="max_autotune", backend="eager", levers=("persist",)))
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="max_autotune", backend="eager", levers=("tune",)))
     assert seen and all(k["mode"] == "max-autotune" and "options" not in k for k in seen)
