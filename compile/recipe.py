@@ -21,9 +21,10 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18; none changes
-what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write):
-    qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv)
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18 and 32-33; none
+changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write):
+    qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
+             its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
     kv_only  the clean-context and re-cache passes stop after the last layer's K/V write: its attention,
              cross-attention, FFN and the head feed only an output nobody reads (wan.CausalWanModel)
@@ -33,7 +34,8 @@ what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write
     tune     Inductor's coordinate-descent tuning of its Triton kernels' block sizes (mode default; the
              max-autotune modes include it): measured 1.01x for a 3.4x longer compile (FP8: 1.03x, 2.1x)
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
-             steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode
+             steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode:
+             1.03x on that call alone, 1.00x in the model (the combine kernel's cost)
 """
 import logging
 import os

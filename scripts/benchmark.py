@@ -248,7 +248,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
             "vae_fused_norm": fused_vae,
             "vae_fused_norm_op": spec.vae_fused_norm_op,
-            "vae_cuda_graphs": spec.vae_cuda_graphs and mode != "none" and ccfg.cuda_graphs,
+            "vae_cuda_graphs": bool(cfg.vae) and spec.vae_cuda_graphs and mode != "none" and ccfg.cuda_graphs,
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",
