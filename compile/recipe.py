@@ -36,6 +36,12 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
              steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode:
              1.03x on that call alone, 1.00x in the model (the combine kernel's cost)
+    persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
+             2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
+             otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
+             process-wide Inductor heuristic (`persistent_rows`, set for every later compile in this thread);
+             the compiles under it bypass Inductor's FX graph cache, so no kernel made under one heuristic is
+             served to the other
 """
 import logging
 import os
@@ -51,7 +57,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist")
 
 MODES = {
     "none": None,
@@ -161,16 +167,48 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return model
+    options = {}
     if "tune" in cfg.levers:
         if kwargs:
             log.info("lever tune: compile.mode=%s already tunes (coordinate descent)", cfg.mode)
         else:
-            kwargs = {"options": {"coordinate_descent_tuning": True}}
+            options["coordinate_descent_tuning"] = True
+    persist = "persist" in cfg.levers and not kwargs
+    if "persist" in cfg.levers and kwargs:
+        log.info("lever persist skipped: torch.compile takes a mode or options, not both (mode %s)", cfg.mode)
+    persistent_rows(2048 if persist else None)
+    if persist:
+        options["fx_graph_cache"] = False
+    if options:
+        kwargs = {"options": options}
     torch._dynamo.config.recompile_limit = cfg.recompile_limit
     torch._dynamo.config.accumulated_recompile_limit = max(cfg.recompile_limit * 8, 256)
     for block in model.blocks:
         block.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return model
+
+
+def persistent_rows(max_row: Optional[int]) -> None:
+    """Lever persist: make Inductor's reductions over rows of up to `max_row` elements persistent (its own
+    heuristic stops at 1024 for inner reductions); None restores Inductor's heuristic. Inductor reads this
+    choice (`V.choices`) per thread, when it generates a kernel."""
+    from torch._inductor.choices import InductorChoices
+    from torch._inductor.virtualized import V
+    if max_row is None:
+        V.set_choices_handler(InductorChoices())
+        return
+
+    class PersistentRows(InductorChoices):
+        @staticmethod
+        def should_use_persistent_reduction(features, cooperative_reduction) -> bool:
+            from torch._inductor import config
+            from torch._inductor.runtime.hints import ReductionHint
+            if InductorChoices.should_use_persistent_reduction(features, cooperative_reduction):
+                return True
+            return (config.triton.persistent_reductions and not cooperative_reduction
+                    and features.get_reduction_hint() == ReductionHint.INNER
+                    and V.graph.sizevars.statically_known_leq(features.reduction_numel, max_row))
+    V.set_choices_handler(PersistentRows())
 
 
 VAE_NORM_OPS = ("opaque", "traced")      # how compile_vae registers the fused VAE norm kernel (fused_norm_op)

@@ -172,3 +172,18 @@ def test_tune_lever_becomes_a_compile_option(monkeypatch):
     seen.clear()
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="max_autotune", backend="eager", levers=("tune",)))
     assert seen and all(k["mode"] == "max-autotune" and "options" not in k for k in seen)
+
+
+def test_persist_lever_sets_inductor_heuristic_and_bypasses_its_cache(monkeypatch):
+    """Lever persist: Inductor's reduction heuristic is swapped for one that keeps rows of up to 2048 persistent
+    (for every later compile in the thread) and its compiles bypass the FX graph cache; a run without the lever
+    gets Inductor's own heuristic back."""
+    from torch._inductor.choices import InductorChoices
+    from torch._inductor.virtualized import V
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda fn, *a, **k: seen.append(k) or fn)
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager", levers=("persist",)))
+    assert type(V.choices).__name__ == "PersistentRows"
+    assert seen and all(k["options"] == {"fx_graph_cache": False} for k in seen)
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager"))
+    assert type(V.choices) is InductorChoices
