@@ -21,7 +21,7 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18 and 32-33; none
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36; none
 changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
@@ -41,7 +41,8 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
              process-wide Inductor heuristic (`persistent_rows`, set for every later compile in this thread);
              the compiles under it bypass Inductor's FX graph cache, so no kernel made under one heuristic is
-             served to the other
+             served to the other): 1.014x (H100, OPTIMIZATION_LOG.md row 36); not a default while it bypasses
+             the cache (every start would compile cold)
 """
 import logging
 import os
