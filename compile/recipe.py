@@ -40,9 +40,10 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
              process-wide Inductor heuristic (`persistent_rows`, set for every later compile in this thread);
-             the compiles under it bypass Inductor's FX graph cache, so no kernel made under one heuristic is
-             served to the other): 1.014x (H100, OPTIMIZATION_LOG.md row 36); not a default while it bypasses
-             the cache (every start would compile cold)
+             the compiles under it carry their own key in Inductor's FX graph cache (persistent_rows_cache_key),
+             so no kernel made under one heuristic is served to the other): 1.014x (H100, OPTIMIZATION_LOG.md
+             row 36, measured while its compiles bypassed the cache); not a default until its warm start is
+             measured with the keyed cache
 """
 import logging
 import os
@@ -177,9 +178,9 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     persist = "persist" in cfg.levers and not kwargs
     if "persist" in cfg.levers and kwargs:
         log.info("lever persist skipped: torch.compile takes a mode or options, not both (mode %s)", cfg.mode)
-    persistent_rows(2048 if persist else None)
+    persistent_rows(PERSIST_MAX_ROW if persist else None)
     if persist:
-        options["fx_graph_cache"] = False
+        options["post_grad_custom_post_pass"] = persistent_rows_cache_key()
     if options:
         kwargs = {"options": options}
     torch._dynamo.config.recompile_limit = cfg.recompile_limit
@@ -187,6 +188,25 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     for block in model.blocks:
         block.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return model
+
+
+PERSIST_MAX_ROW = 2048      # lever persist: the longest row Inductor keeps in registers
+
+
+def persistent_rows_cache_key():
+    """A post-grad pass that does nothing but give Inductor's caches a key: a custom pass's `uuid()` enters
+    the FX graph cache key (Inductor's documented way for passes to stay cacheable), so the kernels compiled
+    under the persistent-rows heuristic are cached apart from the default's and a warm start finds its own.
+    (It takes Inductor's `post_grad_custom_post_pass` slot: a user pass there is replaced.)"""
+    from torch._inductor.custom_graph_pass import CustomGraphPass
+
+    class PersistentRowsKey(CustomGraphPass):
+        def __call__(self, graph) -> None:
+            return None
+
+        def uuid(self) -> str:
+            return f"longlive-persistent-rows-{PERSIST_MAX_ROW}"
+    return PersistentRowsKey()
 
 
 def persistent_rows(max_row: Optional[int]) -> None:

@@ -174,9 +174,9 @@ def test_tune_lever_becomes_a_compile_option(monkeypatch):
     assert seen and all(k["mode"] == "max-autotune" and "options" not in k for k in seen)
 
 
-def test_persist_lever_sets_inductor_heuristic_and_bypasses_its_cache(monkeypatch):
+def test_persist_lever_sets_inductor_heuristic_and_its_cache_key(monkeypatch):
     """Lever persist: Inductor's reduction heuristic is swapped for one that keeps rows of up to 2048 persistent
-    (for every later compile in the thread) and its compiles bypass the FX graph cache; a run without the lever
+    (for every later compile in the thread) and its compiles carry their own cache key; a run without the lever
     gets Inductor's own heuristic back."""
     from torch._inductor.choices import InductorChoices
     from torch._inductor.virtualized import V
@@ -184,6 +184,28 @@ def test_persist_lever_sets_inductor_heuristic_and_bypasses_its_cache(monkeypatc
     monkeypatch.setattr(torch, "compile", lambda fn, *a, **k: seen.append(k) or fn)
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager", levers=("persist",)))
     assert type(V.choices).__name__ == "PersistentRows"
-    assert seen and all(k["options"] == {"fx_graph_cache": False} for k in seen)
+    assert seen and all(list(k["options"]) == ["post_grad_custom_post_pass"] for k in seen)
+    assert seen[0]["options"]["post_grad_custom_post_pass"].uuid() == "longlive-persistent-rows-2048"
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", backend="eager"))
     assert type(V.choices) is InductorChoices
+
+
+def test_persist_cache_key_keeps_the_two_heuristics_apart(tmp_path, monkeypatch):
+    """Inductor's FX graph cache (CPU, a fresh cache dir): a function compiled with the persist lever's cache key
+    misses the entry compiled without it, then hits its own; so a warm start never mixes the two heuristics."""
+    from torch._inductor.utils import fresh_cache
+    from compile.recipe import persistent_rows_cache_key
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+
+    def f(x):
+        return torch.nn.functional.layer_norm(x, (64,)) * 2
+
+    x = torch.randn(8, 64)
+    counters.clear()
+    with fresh_cache():
+        for options in ({}, {}, {"post_grad_custom_post_pass": persistent_rows_cache_key()},
+                        {"post_grad_custom_post_pass": persistent_rows_cache_key()}):
+            dynamo.reset()
+            torch.compile(f, options={"fx_graph_cache": True, **options})(x)
+        assert (counters["inductor"]["fxgraph_cache_miss"], counters["inductor"]["fxgraph_cache_hit"]) == (2, 2)
+    dynamo.reset()
