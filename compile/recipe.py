@@ -212,7 +212,9 @@ def persistent_rows_cache_key():
 def persistent_rows(max_row: Optional[int]) -> None:
     """Lever persist: make Inductor's reductions over rows of up to `max_row` elements persistent (its own
     heuristic stops at 1024 for inner reductions); None restores Inductor's heuristic. Inductor reads this
-    choice (`V.choices`) per thread, when it generates a kernel."""
+    choice (`V.choices`) per thread when it generates a kernel, so it holds for every later compile in the
+    thread, the VAE's included, whose Inductor reductions (channel norms of at most 384) are persistent
+    either way."""
     from torch._inductor.choices import InductorChoices
     from torch._inductor.virtualized import V
     if max_row is None:
