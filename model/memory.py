@@ -39,6 +39,14 @@ COMPILED_FUSED_VAE_FACTOR of the eager model, calibrated on generate.py on the H
 batch 1: 9.11 GiB measured, persistent 7.84, so 1.27 GiB against 2.04 modelled; the VAE alone peaks 1.04
 GiB above its held buffers in `benchmarks/vae_bench.py --memory-trace`) and checked on the benchmark's
 reference run (9.28 GiB measured with ~0.1 GiB of kept quality frames, 9.10 estimated; FP8 7.97 / 7.82).
+
+The estimate is of allocated memory (`torch.cuda.max_memory_allocated`). What the process reserves from the
+driver is more: CUDA graphs keep their pools (the intermediates of a replay are reserved, not allocated,
+between replays) and the caching allocator keeps freed blocks. With the DiT and the VAE in CUDA graphs the
+H100's BF16 reference run measured 9.01 GiB allocated against 11.88 reserved (10.30 with
+`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`; BENCHMARKS.md, headline 07:54Z). Not modelled:
+`check_fits` compares the allocated estimate with the device's memory less the CUDA context's reserve, so a
+graphed run within ~3 GiB of the GPU's capacity may pass the check and still fail to reserve its memory.
 """
 import weakref
 from dataclasses import dataclass, fields
