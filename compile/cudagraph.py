@@ -43,9 +43,16 @@ class GraphPool:
     def __init__(self):
         self.handle = torch.cuda.graph_pool_handle()
         self._anchor_buf = torch.zeros(1, device="cuda")
-        self._anchor = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self._anchor, pool=self.handle):
-            self._anchor_buf.add_(1)
+        self._anchor, _ = record(self, self._anchor_buf.add_, 1)
+
+
+def record(pool: GraphPool, fn, *args):
+    """Capture fn(*args) into a new CUDA graph in `pool` (the GPU synchronized first); returns (graph, output)."""
+    graph = torch.cuda.CUDAGraph()
+    torch.cuda.synchronize()
+    with torch.cuda.graph(graph, pool=pool.handle):
+        out = fn(*args)
+    return graph, out
 
 
 _SHARED = None      # weakref to the live GraphPool
@@ -105,10 +112,7 @@ class GraphedForward:
         sx, st = x.clone(), t.clone()
         splan = replace(plan, frame_pos=plan.frame_pos.clone(), write_idx=plan.write_idx.clone(),
                         write_mask=None if plan.write_mask is None else plan.write_mask.clone())
-        graph = torch.cuda.CUDAGraph()
-        torch.cuda.synchronize()
-        with torch.cuda.graph(graph, pool=self.pool.handle):
-            out = self.fn(sx, st, splan, kv_only)
+        graph, out = record(self.pool, self.fn, sx, st, splan, kv_only)
         return _Graph(graph, sx, st, splan, out)
 
 
@@ -144,8 +148,5 @@ class GraphedVAEPasses:
 
     def _capture(self, vae, z, state) -> _PassGraph:
         sz = z.clone()
-        graph = torch.cuda.CUDAGraph()
-        torch.cuda.synchronize()
-        with torch.cuda.graph(graph, pool=self.pool.handle):
-            out = vae(sz, state.caches, first=False)
+        graph, out = record(self.pool, vae, sz, state.caches, False)
         return _PassGraph(graph, sz, out)
