@@ -46,7 +46,7 @@ from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
 from scripts.optimization_log import psnr, sqnr  # noqa: E402
 from scripts.video import pixels_uint8  # noqa: E402
 from scripts.generate import (BlockTimer, build_model, build_vae, encode_schedules, fused_vae_norm_applies,  # noqa: E402
-                              seeded_noise, summarize, validate, vae_compile_options)
+                              seeded_noise, summarize, validate, vae_compile_options, vae_cuda_graphs_apply)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("longlive_fast")
@@ -248,7 +248,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
             "vae_fused_norm": fused_vae,
             "vae_fused_norm_op": spec.vae_fused_norm_op,
-            "vae_cuda_graphs": bool(cfg.vae) and spec.vae_cuda_graphs and mode != "none" and ccfg.cuda_graphs,
+            "vae_cuda_graphs": bool(cfg.vae) and vae_cuda_graphs_apply(spec, ccfg),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

@@ -338,7 +338,7 @@ def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, wa
         "peak_mem_gib": torch.cuda.max_memory_allocated(spec.device) / 2**30 if spec.device.type == "cuda" else None,
         "peak_reserved_gib": torch.cuda.max_memory_reserved(spec.device) / 2**30 if spec.device.type == "cuda" else None,
         "estimated_peak_gib": plan.total_gib if plan else None,
-        "vae_cuda_graphs": spec.video and spec.vae_cuda_graphs and spec.compile.cuda_graphs and spec.compile.mode != "none",
+        "vae_cuda_graphs": spec.video and vae_cuda_graphs_apply(spec),
         "total_s": (sum(b["ms"] for b in blocks) + sum(vae_ms)) / 1e3,
         **summarize(blocks, spec.generation),
         "vae_ms_per_latent_frame": statistics.median(vae_ms[1:] or vae_ms) / F if vae_ms else None,
@@ -399,6 +399,13 @@ def fused_vae_norm_applies(spec: RunSpec, compiled: bool = None) -> bool:
     compiled = spec.compile.mode != "none" if compiled is None else compiled
     return (compiled and spec.vae_fused_norm
             and fused_vae_norm_unavailable(spec.device, spec.vae_channels_last) is None)
+
+
+def vae_cuda_graphs_apply(spec: RunSpec, compile_cfg: CompileConfig = None) -> bool:
+    """Whether compile_vae replays the VAE's passes from CUDA graphs (`output.vae_cuda_graphs` on a compiled
+    path with compile.cuda_graphs). `compile_cfg`: the path's (default the run's; the benchmark passes each)."""
+    cfg = compile_cfg or spec.compile
+    return spec.vae_cuda_graphs and cfg.cuda_graphs and cfg.mode != "none"
 
 
 def vae_compile_options(spec: RunSpec) -> dict:

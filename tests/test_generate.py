@@ -275,8 +275,11 @@ def test_compiled_only_vae_options(caplog):
     norm kernel needs CUDA, so on the CPU it is skipped with a warning and the memory plan does not count it."""
     from compile.recipe import CompileConfig, compile_vae
     from model.vae import Upsample
-    from scripts.generate import build_vae, fused_vae_norm_applies, vae_compile_options
+    from scripts.generate import build_vae, fused_vae_norm_applies, vae_compile_options, vae_cuda_graphs_apply
     spec = validate(cfg("device=cpu"))
+    assert not vae_cuda_graphs_apply(spec)                                   # compile none
+    assert vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default_cudagraphs"))
+    assert not vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default"))
     assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque",
                                          "cuda_graphs": True}
     assert not fused_vae_norm_applies(spec)
