@@ -47,6 +47,7 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
 """
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -83,9 +84,9 @@ class CompileConfig:
         if self.mode not in MODES:
             raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
         object.__setattr__(self, "levers", tuple(self.levers))
-        unknown = [x for x in self.levers if x not in LEVERS]
+        unknown = [x for x in self.levers if x not in LEVERS and not re.fullmatch(r"persist[1-9][0-9]*", x)]
         if unknown:
-            raise ValueError(f"compile.levers: {unknown} not among {list(LEVERS)}")
+            raise ValueError(f"compile.levers: {unknown} not among {list(LEVERS)} (or persistN, N a row length)")
         if self.cuda_graphs and self.mode == "max_autotune":
             raise ValueError("compile.cuda_graphs=true with compile.mode=max_autotune: Inductor's own CUDA graphs "
                              "and ours would nest; use mode default (or max_autotune_no_cudagraphs) with cuda_graphs")
@@ -175,12 +176,13 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
             log.info("lever tune: compile.mode=%s already tunes (coordinate descent)", cfg.mode)
         else:
             options["coordinate_descent_tuning"] = True
-    persist = "persist" in cfg.levers and not kwargs
-    if "persist" in cfg.levers and kwargs:
+    max_row = persist_max_row(cfg.levers)
+    if max_row and kwargs:
         log.info("lever persist skipped: torch.compile takes a mode or options, not both (mode %s)", cfg.mode)
-    persistent_rows(PERSIST_MAX_ROW if persist else None)
-    if persist:
-        options["post_grad_custom_post_pass"] = persistent_rows_cache_key()
+        max_row = None
+    persistent_rows(max_row)
+    if max_row:
+        options["post_grad_custom_post_pass"] = persistent_rows_cache_key(max_row)
     if options:
         kwargs = {"options": options}
     torch._dynamo.config.recompile_limit = cfg.recompile_limit
@@ -193,7 +195,16 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
 PERSIST_MAX_ROW = 2048      # lever persist: the longest row Inductor keeps in registers
 
 
-def persistent_rows_cache_key():
+def persist_max_row(levers) -> Optional[int]:
+    """The row length of lever persist among `levers`: `persist` is PERSIST_MAX_ROW, `persistN` is N (e.g.
+    persist16384 also covers the FP8 path's quantization of the 8960-wide FFN hidden); None without it."""
+    rows = [PERSIST_MAX_ROW if x == "persist" else int(x[len("persist"):]) for x in levers if x.startswith("persist")]
+    if len(rows) > 1:
+        raise ValueError(f"compile.levers: {[x for x in levers if x.startswith('persist')]}: give lever persist once")
+    return rows[0] if rows else None
+
+
+def persistent_rows_cache_key(max_row: int = PERSIST_MAX_ROW):
     """A post-grad pass that does nothing but give Inductor's caches a key: a custom pass's `uuid()` enters
     the FX graph cache key (Inductor's documented way for passes to stay cacheable), so the kernels compiled
     under the persistent-rows heuristic are cached apart from the default's and a warm start finds its own.
@@ -205,7 +216,7 @@ def persistent_rows_cache_key():
             return None
 
         def uuid(self) -> str:
-            return f"longlive-persistent-rows-{PERSIST_MAX_ROW}"
+            return f"longlive-persistent-rows-{max_row}"
     return PersistentRowsKey()
 
 

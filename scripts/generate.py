@@ -323,6 +323,14 @@ def plan_memory(spec: RunSpec, cfg: DictConfig, live: bool = False) -> MemoryPla
     return plan
 
 
+def compile_cache_stats() -> dict:
+    """Hits, misses and bypasses of Inductor's FX graph cache and AOTAutograd's cache so far in this process
+    (Dynamo's counters): a warm start whose compiles all hit spends its warm-up on loading and CUDA graphs."""
+    from torch._dynamo.utils import counters
+    return {f"{group}.{k}": int(v) for group in ("inductor", "aot_autograd") for k, v in sorted(counters[group].items())
+            if "cache" in k}
+
+
 def run_summary(cfg: DictConfig, spec: RunSpec, blocks: list, setup_s: float, warmup_s,
                 plan: MemoryPlan = None) -> dict:
     """The part of timings.json every run writes: what ran where, and its block-time summary."""
@@ -493,11 +501,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     log.info("model %s on %s in %s: %d tokens per latent frame, attention %s, quant %s, setup %.1f s",
              cfg.model.preset, spec.device, str(spec.dtype).removeprefix("torch."), pipe.frame_tokens,
              get_backend(), spec.quant.scheme, setup_s)
-    warmup_s = None
+    warmup_s, cache_stats = None, None
     if spec.compile.mode != "none":
         warmup_s = warm_up(pipe, schedules, lambda: seeded_noise(spec), vae, cfg.output.vae_per_frame)
-        log.info("compile + warm-up: %.1f s (%s, every window fill level, re-cache and VAE shape)",
-                 warmup_s, spec.compile.mode)
+        cache_stats = compile_cache_stats()
+        log.info("compile + warm-up: %.1f s (%s, every window fill level, re-cache and VAE shape); caches: %s",
+                 warmup_s, spec.compile.mode, cache_stats)
 
     F = spec.generation.num_frame_per_block
     blocks, latents, quality = [], [], []
@@ -552,7 +561,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     timings = {
         **run_summary(cfg, spec, blocks, setup_s, warmup_s, plan),
         "batch_size": spec.batch_size, "num_frames": spec.num_frames, "frame_tokens": pipe.frame_tokens,
-        "quality_frame_stride": stride, "first_frame_s": first_frame_s,
+        "quality_frame_stride": stride, "first_frame_s": first_frame_s, "compile_cache": cache_stats,
         "video_frames": writers[0].num_frames if writers else 0,
         "blocks": blocks,
     }

@@ -190,6 +190,18 @@ def test_persist_lever_sets_inductor_heuristic_and_its_cache_key(monkeypatch):
     assert type(V.choices) is InductorChoices
 
 
+def test_persist_lever_takes_a_row_length():
+    """`persistN` sets the row length (and its own cache key); `persist` is 2048; anything else is refused."""
+    from compile.recipe import persist_max_row, persistent_rows_cache_key
+    assert persist_max_row(("gelu", "persist")) == 2048
+    assert persist_max_row(("persist16384", "kv_only")) == 16384
+    assert persist_max_row(("gelu",)) is None
+    assert persistent_rows_cache_key(16384).uuid() == "longlive-persistent-rows-16384"
+    for bad in (("persist0",), ("persistx",), ("persist", "persist4096")):
+        with pytest.raises(ValueError, match="compile.levers"):
+            persist_max_row(CompileConfig(levers=bad).levers)
+
+
 def test_persist_cache_key_keeps_the_two_heuristics_apart(tmp_path, monkeypatch):
     """Inductor's FX graph cache (CPU, a fresh cache dir): a function compiled with the persist lever's cache key
     misses the entry compiled without it, then hits its own; so a warm start never mixes the two heuristics."""

@@ -130,6 +130,8 @@ def test_compiled_run_reports_warm_up(tmp_path):
     timings = run(cfg("device=cpu", "num_frames=6", "compile=default", "output.video=false"), tmp_path)
     assert timings["compile"] == "default" and timings["warmup_s"] > 0
     assert not (tmp_path / "video.mp4").exists() and timings["video_frames"] == 0
+    fx = {k: v for k, v in timings["compile_cache"].items() if k.startswith("inductor.fxgraph_cache_")}
+    assert sum(fx.values()) > 0, timings["compile_cache"]        # every Inductor compile looked up its cache
 
 
 def test_non_finite_block_stops_the_run_and_keeps_what_was_made(tmp_path, monkeypatch):
