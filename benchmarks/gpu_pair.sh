@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lever pair (written and run 2026-11-26): a block's clean-context pass and the next block's first denoising call
+# Lever pair (written and run 2026-11-26 at c95f2d0; measured 1.00x and removed after, OPTIMIZATION_LOG.md row 38:
+# run it at that commit): a block's clean-context pass and the next block's first denoising call
 # as one model call of 2 x 4680 rows (wan.CausalWanModel.forward_pair). The 1536 x 1536 GEMMs of 4680 rows run at
 # ~415 TFLOP/s (SPEC.md section 3: 390 alone) against 634-678 for the FFN's; with twice the rows they fill the
 # H100's waves better, and 2 of the 5 calls of a block become one. Attention stays one call per pass (each pass

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Not yet run (written 2026-11-26 for the next device session). Lever persist with its compiles keyed in
+# Not run as written. Its first half (the warm start with lever persist) ran on its own in the next session's first
+# call and again inside gpu_fp8_persist.sh: 34-35 s against the 30 s target, so persist stayed an option and the
+# headline half was not run (OPTIMIZATION_LOG.md row 37). Written 2026-11-26: Lever persist with its compiles keyed in
 # Inductor's cache (compile/recipe.persistent_rows_cache_key) instead of bypassing it: (1) the cold and warm start
 # of generate.py with it (the 30 s warm-start target: 27.3 s without it, gpu_headline6.sh), (2) the headline with
 # and without it in one process. Prediction: warm start unchanged (~27-28 s, its graphs served from the cache),

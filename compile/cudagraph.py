@@ -33,8 +33,6 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from model.kv_cache import RingPlan
-
 
 class GraphPool:
     """A CUDA graph memory pool's handle for the graph owners that hold this object. PyTorch refuses to capture
@@ -74,67 +72,48 @@ def shared_pool() -> GraphPool:
 @dataclass
 class _Graph:
     graph: torch.cuda.CUDAGraph
-    args: list              # the static inputs: tensors, RingPlans with static tensors, and the rest as given
+    x: torch.Tensor
+    t: torch.Tensor
+    plan: object            # RingPlan with static tensors
     out: object             # the output tensor, or None (a kv_only call)
 
 
-def _key(a):
-    if isinstance(a, torch.Tensor):
-        return ("tensor", tuple(a.shape), a.dtype)
-    if isinstance(a, RingPlan):
-        return ("plan", a.num_keys, tuple(a.write_idx.shape), a.write_mask is not None)
-    return a
-
-
-def _static(a):
-    if isinstance(a, torch.Tensor):
-        return a.clone()
-    if isinstance(a, RingPlan):
-        return replace(a, frame_pos=a.frame_pos.clone(), write_idx=a.write_idx.clone(),
-                       write_mask=None if a.write_mask is None else a.write_mask.clone())
-    return a
-
-
-def _load(static, a) -> None:
-    if isinstance(a, torch.Tensor):
-        static.copy_(a)
-    elif isinstance(a, RingPlan):
-        static.frame_pos.copy_(a.frame_pos)
-        static.write_idx.copy_(a.write_idx)
-        if a.write_mask is not None:
-            static.write_mask.copy_(a.write_mask)
-
-
 class GraphedForward:
-    """A model call of the pipeline (`fn(x, t, plan, kv_only)`, or the pair call's two of each) replayed from
-    CUDA graphs, one per call shape: the tensors' shapes, each plan's key count, write length and mask, and
-    the other arguments (kv_only: a cache-writes-only call is another graph)."""
+    """`fn(x, t, plan, kv_only)` (the pipeline's model call) replayed from CUDA graphs, one per call shape
+    (and per kv_only: a cache-writes-only call is another graph)."""
 
     def __init__(self, fn):
         self.fn = fn
         self.graphs = {}
         self.pool = shared_pool()
 
-    def __call__(self, *args, kv_only: bool = False):
-        key = tuple(_key(a) for a in args) + (kv_only,)
+    @staticmethod
+    def key(x, t, plan, kv_only=False):
+        return (tuple(x.shape), x.dtype, tuple(t.shape), plan.num_keys, tuple(plan.write_idx.shape),
+                plan.write_mask is not None, kv_only)
+
+    def __call__(self, x, t, plan, kv_only: bool = False):
+        key = self.key(x, t, plan, kv_only)
         entry = self.graphs.get(key)
         if entry is None:
-            out = self.fn(*args, **self._kw(kv_only))
-            self.graphs[key] = self._capture(args, kv_only)
+            out = self.fn(x, t, plan, kv_only)
+            self.graphs[key] = self._capture(x, t, plan, kv_only)
             return out
-        for static, a in zip(entry.args, args):
-            _load(static, a)
+        entry.x.copy_(x)
+        entry.t.copy_(t)
+        entry.plan.frame_pos.copy_(plan.frame_pos)
+        entry.plan.write_idx.copy_(plan.write_idx)
+        if plan.write_mask is not None:
+            entry.plan.write_mask.copy_(plan.write_mask)
         entry.graph.replay()
         return None if entry.out is None else entry.out.clone()
 
-    @staticmethod
-    def _kw(kv_only):
-        return {"kv_only": True} if kv_only else {}
-
-    def _capture(self, args, kv_only) -> _Graph:
-        static = [_static(a) for a in args]
-        graph, out = record(self.pool, lambda *a: self.fn(*a, **self._kw(kv_only)), *static)
-        return _Graph(graph, static, out)
+    def _capture(self, x, t, plan, kv_only) -> _Graph:
+        sx, st = x.clone(), t.clone()
+        splan = replace(plan, frame_pos=plan.frame_pos.clone(), write_idx=plan.write_idx.clone(),
+                        write_mask=None if plan.write_mask is None else plan.write_mask.clone())
+        graph, out = record(self.pool, self.fn, sx, st, splan, kv_only)
+        return _Graph(graph, sx, st, splan, out)
 
 
 @dataclass

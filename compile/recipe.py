@@ -21,7 +21,7 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36; none
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-37; none
 changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
@@ -42,11 +42,8 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
              process-wide Inductor heuristic (`persistent_rows`, set for every later compile in this thread);
              the compiles under it carry their own key in Inductor's FX graph cache (persistent_rows_cache_key),
              so no kernel made under one heuristic is served to the other): 1.014x (H100, OPTIMIZATION_LOG.md
-             row 36, measured while its compiles bypassed the cache); not a default until its warm start is
-             measured with the keyed cache
-    pair     a block's clean-context pass and the next block's first denoising call as one model call of twice
-             the rows (wan.CausalWanModel.forward_pair; pipeline._stream says when): the 1536-wide GEMMs of
-             4680 rows fill two waves of the H100's 132 SMs badly; needs kv_only
+             row 36); not a default: its warm start takes 34-35 s against 27 without, every graph served from
+             the cache (row 37). `persistN` sets the row length to N (persist16384 on FP8: 0.99x)
 """
 import logging
 import os
@@ -63,7 +60,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "pair")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist")
 
 MODES = {
     "none": None,
@@ -126,7 +123,6 @@ def use_cuda_graphs(pipeline, cfg: CompileConfig):
     if not isinstance(pipeline.cache, RingKVCache):
         raise ValueError("compile.cuda_graphs needs the ring cache (the reference cache keeps Python state)")
     pipeline.call = GraphedForward(pipeline._call)
-    pipeline.call_pair = GraphedForward(pipeline._call_pair)
     return pipeline
 
 
@@ -168,9 +164,6 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         for block in model.blocks:
             setattr(block.self_attn, attr, fn)
     model.kv_only_context = "kv_only" in cfg.levers
-    model.pair_context = "pair" in cfg.levers and "kv_only" in cfg.levers
-    if "pair" in cfg.levers and "kv_only" not in cfg.levers:
-        log.info("lever pair skipped: it runs the clean-context pass as a cache-writes-only call (lever kv_only)")
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"
@@ -331,10 +324,6 @@ def warm_up(pipeline, schedules, noise_factory, vae=None, vae_per_frame: bool = 
     if pipeline.batch > 1:  # partial switches: a per-sample write mask is another graph
         partial = [warm[0]] + [[replace(s[0], start_frame=0)] for s in warm[1:]]
         for _ in pipeline.stream(partial, n, noise_factory()):
-            pass
-    if getattr(pipeline.model, "pair_context", False):   # lever pair: paired calls at every fill level, no switch
-        plain = [[replace(s[0], start_frame=0)] for s in warm]
-        for _ in pipeline.stream(plain, gen.local_attn_size + 2 * gen.num_frame_per_block, noise_factory()):
             pass
     if pipeline.device.type == "cuda":
         torch.cuda.synchronize()

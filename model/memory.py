@@ -324,14 +324,13 @@ def estimate(model_cfg: ModelConfig, gen: GenerationConfig, batch: int, latent_h
              vae_cfg: VAEConfig = VAEConfig(), quant_exclude=DEFAULT_EXCLUDE, text_encoder=None,
              text_encoder_dtype=None, text_encoder_resident: bool = False, prompts_per_encode: int = 1,
              conv_workspace: bool = True, switch_starts=None, compiled_vae: bool = False,
-             fused_vae_norm: bool = False, paired_calls: bool = False) -> MemoryPlan:
+             fused_vae_norm: bool = False) -> MemoryPlan:
     """The memory plan of a run: `batch` samples of latent frames `latent_hw` = (h, w) in `dtype`.
     `text_encoder` is a model/umt5.py T5Size (None: not counted), in `text_encoder_dtype` (default `dtype`);
     `conv_workspace` counts cuDNN's convolution workspace in the VAE (`vae_pass_bytes`); `switch_starts`
     (block starts of the prompt switches, None: anywhere) sizes the largest model call (`max_call_frames`);
     `compiled_vae` scales the VAE transient by COMPILED_VAE_FACTOR (torch.compile's decoder), or by
-    COMPILED_FUSED_VAE_FACTOR with `fused_vae_norm` (its fused norm kernel); `paired_calls`: the compile
-    lever pair runs two blocks' frames in one call (CausalWanModel.forward_pair)."""
+    COMPILED_FUSED_VAE_FACTOR with `fused_vae_norm` (its fused norm kernel)."""
     if quant not in SCHEMES:
         raise ValueError(f"quant: {quant!r} is not one of {list(SCHEMES)}")
     isz = torch.empty((), dtype=dtype).element_size()
@@ -346,9 +345,8 @@ def estimate(model_cfg: ModelConfig, gen: GenerationConfig, batch: int, latent_h
         kv_cache=layer_row * local * frame_tokens,
         cross_cache=layer_row * text_len,
         buffers=batch * local * model_cfg.in_dim * h * w * isz,
-        dit_activations=dit_activation_bytes(model_cfg, batch, max(max_call_frames(gen, switch_starts),
-                                                                   2 * gen.num_frame_per_block * paired_calls),
-                                             frame_tokens, isz),
+        dit_activations=dit_activation_bytes(model_cfg, batch, max_call_frames(gen, switch_starts), frame_tokens,
+                                             isz),
     )
     if vae:
         F = gen.num_frame_per_block

@@ -127,9 +127,8 @@ class StreamingPipeline:
             raise ValueError(f"model.rope_max_frames={cfg.rope_max_frames} must hold a window plus a block "
                              f"({gen.local_attn_size + gen.num_frame_per_block} frames)")
         self.cross = CrossAttnCache(*dims, cfg.text_len, *heads, self.dtype, self.device)
-        # the model calls; compile/cudagraph.py may replace them by CUDA-graph replays
+        # the model call of every forward; compile/cudagraph.py may replace it by CUDA-graph replays
         self.call = self._call
-        self.call_pair = self._call_pair
         # clean latents of the last `local_attn_size` frames: the re-cache input (frame f at f % local)
         self.history = torch.zeros((batch_size, gen.local_attn_size, cfg.in_dim, h, w),
                                    dtype=self.dtype, device=self.device)
@@ -153,9 +152,6 @@ class StreamingPipeline:
 
     def _call(self, x, t, plan, kv_only: bool = False):
         return self.model(x, t, self.cross, self.cache, plan, kv_only=kv_only)
-
-    def _call_pair(self, x0, t0, plan0, x1, t1, plan1):
-        return self.model.forward_pair(x0, t0, plan0, x1, t1, plan1, self.cross, self.cache)
 
     def _set_prompts(self, embeds: List[torch.Tensor], mask=None):
         ctx = torch.stack([e.to(self.device) for e in embeds])
@@ -196,31 +192,22 @@ class StreamingPipeline:
             embeds = next_prompt(s) if s else None
             return {} if embeds is None else {0: embeds}
 
-        yield from self._stream([first_embeds], due, max_frames, noise, observer, lookahead=False)
+        yield from self._stream([first_embeds], due, max_frames, noise, observer)
 
     def _frame_limit(self):
         """The reference cache keeps absolute RoPE positions (LongLive's limit); the ring re-bases them."""
         return self.model.cfg.rope_max_frames if isinstance(self.cache, ReferenceKVCache) else None
 
-    def _needs_rebase(self, s: int) -> bool:
-        table = self.model.cfg.rope_max_frames
-        return isinstance(self.cache, RingKVCache) and s + self.gen.num_frame_per_block - self.cache.pos_offset > table
-
     def _rebase_if_needed(self, s: int) -> None:
         """Before the block at frame s: keep every position this block and its re-cache use in the RoPE
         table by moving all positions back (kv_cache.RingKVCache.rebase), a window before s."""
-        if self._needs_rebase(s):
+        table = self.model.cfg.rope_max_frames
+        if isinstance(self.cache, RingKVCache) and s + self.gen.num_frame_per_block - self.cache.pos_offset > table:
             self.cache.rebase(s - self.gen.local_attn_size, self.model.rope)
 
     def _stream(self, first_embeds: List[torch.Tensor], due: Callable[[int], dict], num_frames: int, noise,
-                observer, lookahead: bool = True) -> Iterator[Block]:
-        """The block loop of both entry points; `due(s)` -> {sample: embeds} switching at block start s.
-
-        Lever `pair` (compile recipe; with kv_only, the ring cache and no observer): a block's clean-context
-        pass and the next block's first denoising call run as one model call (CausalWanModel.forward_pair)
-        when nothing comes between them: the next block switches no prompt and needs no RoPE re-base. That
-        asks `due` about the next block before this block is yielded (`lookahead`; live prompts do not, so
-        a prompt typed while a block is decoded still takes effect at the next block)."""
+                observer) -> Iterator[Block]:
+        """The block loop of both entry points; `due(s)` -> {sample: embeds} switching at block start s."""
         gen, B = self.gen, self.batch
         F = gen.num_frame_per_block
         sampler, local = self.sampler, gen.local_attn_size
@@ -228,9 +215,6 @@ class StreamingPipeline:
         # the clean-context and re-cache passes are run for their cache writes; unless an observer wants
         # their flow, the model stops after the last layer's K/V (compile recipe lever `kv_only`)
         kv_only = getattr(self.model, "kv_only_context", False) and observer is None
-        pair = (kv_only and lookahead and getattr(self.model, "pair_context", False)
-                and isinstance(self.cache, RingKVCache))
-        ahead, first_step = None, None          # due() of the next block, asked early; its first call's flow
         self.cache.reset()
         self._set_prompts(prompts)
 
@@ -242,7 +226,7 @@ class StreamingPipeline:
         for blk in range(num_frames // F):
             s = blk * F
             self._rebase_if_needed(s)
-            switch, ahead = (due(s) if ahead is None else ahead), None
+            switch = due(s)
             if switch:
                 prompts = [switch.get(i, prompts[i]) for i in range(B)]
                 rc = self.cache.plan_recache(s, gen.global_sink, sorted(switch))
@@ -253,31 +237,17 @@ class StreamingPipeline:
                 flow = self.call(x, t, rc.plan, kv_only=kv_only)
                 record("recache", None, None, rc.first_frame, x, t, flow, sampler.context_sigma)
 
-            if first_step is None:
-                x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
+            x = noise.initial(s, F).to(device=self.device, dtype=self.dtype)
             for k in range(sampler.num_steps):
                 t = sampler.timesteps[k].expand(B, F)
-                if k == 0 and first_step is not None:           # ran with the last block's clean pass
-                    x, flow, first_step = *first_step, None
-                else:
-                    flow = self.call(x, t, self.cache.plan_block(s, F))
+                flow = self.call(x, t, self.cache.plan_block(s, F))
                 x0 = sampler.x0_from_flow(x, flow, sampler.sigmas[k])
                 record("denoise", blk, k, s, x, t, flow, sampler.sigmas[k])
                 if k + 1 < sampler.num_steps:
                     eps = noise.renoise(s, F).to(device=self.device, dtype=self.dtype)
                     x = sampler.add_noise(x0, eps, sampler.sigmas[k + 1])
             t = sampler.context_timestep.expand(B, F)
-            nxt = s + F
-            if pair and nxt < num_frames and not self._needs_rebase(nxt):
-                ahead = due(nxt)
-            if ahead == {}:                                     # lever pair: this clean pass + the next first step
-                plan = self.cache.plan_block(s, F)
-                x1 = noise.initial(nxt, F).to(device=self.device, dtype=self.dtype)
-                first_step = (x1, self.call_pair(x0, t, plan, x1, sampler.timesteps[0].expand(B, F),
-                                                 self.cache.plan_block(nxt, F)))
-                flow = None
-            else:
-                flow = self.call(x0, t, self.cache.plan_block(s, F), kv_only=kv_only)
+            flow = self.call(x0, t, self.cache.plan_block(s, F), kv_only=kv_only)
             record("context", blk, None, s, x0, t, flow, sampler.context_sigma)
             self.history.index_copy_(1, torch.arange(s, s + F, device=self.device) % local, x0)
             yield Block(blk, s, x0, tuple(sorted(switch)))

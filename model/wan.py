@@ -69,45 +69,24 @@ class SelfAttention(nn.Module):
             return self.qkv(x).chunk(3, dim=-1)
         return self.q(x), self.k(x), self.v(x)
 
-    def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only: bool = False, pair=None):
+    def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only: bool = False):
         """With `kv_only`, only write this call's K/V into the cache and return None (a pass whose output
-        nobody reads). With `pair` = (rope_cos, rope_sin, plan) of a second call, x holds two calls' rows
-        ([2B, L, C]: the first B by `plan`, the rest by the pair's plan; CausalWanModel.forward_pair): the
-        projections run once over both, then per call in order its cache write and its attention, so the
-        second reads what the first wrote and may overwrite what the first read. `kv_only` then applies to
-        the first call, and the output holds the second call's rows only."""
-        if pair is None:
-            keys, values, q = self._write_kv(*self.project(x), rope_cos, rope_sin, cache_k, cache_v, plan)
-            return None if kv_only else self._attend(q, keys, values, rope_cos, rope_sin)
+        nobody reads)."""
+        b, s = x.shape[:2]
         q, k, v = self.project(x)
-        b = x.shape[0] // 2
-        ys = []
-        for i, (cos, sin, pl) in enumerate(((rope_cos, rope_sin, plan), pair)):
-            rows = slice(i * b, (i + 1) * b)
-            keys, values, qi = self._write_kv(q[rows], k[rows], v[rows], cos, sin, cache_k, cache_v, pl)
-            if not (i == 0 and kv_only):
-                ys.append(self._attend(qi, keys, values, cos, sin, project=False))
-        return self.o(torch.cat(ys).flatten(2))
-
-    def _write_kv(self, q, k, v, rope_cos, rope_sin, cache_k, cache_v, plan):
-        """Write this call's K/V into the cache; returns the keys and values to attend to, and q."""
-        b, s = k.shape[:2]
         if self.kv_writer is not None and isinstance(plan, RingPlan):
             keys, values = self.kv_writer(k, v, self.norm_k, rope_cos, rope_sin, plan, cache_k, cache_v)
         else:
             k = apply_rope(self.norm_k(k).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)
             v = v.view(b, s, self.num_heads, self.head_dim)
             keys, values = plan.write_and_read(cache_k, cache_v, k, v)
-        return keys, values, q
-
-    def _attend(self, q, keys, values, rope_cos, rope_sin, project: bool = True):
-        b, s = q.shape[:2]
+        if kv_only:
+            return None
         if self.q_rope is not None:
             q = self.q_rope(q, self.norm_q, rope_cos, rope_sin).view(b, s, self.num_heads, self.head_dim)
         else:
             q = apply_rope(self.norm_q(q).view(b, s, self.num_heads, self.head_dim), rope_cos, rope_sin)  # (B, L, H, D)
-        y = attention(q, keys, values)
-        return self.o(y.flatten(2)) if project else y
+        return self.o(attention(q, keys, values).flatten(2))
 
 
 class CrossAttention(nn.Module):
@@ -162,29 +141,22 @@ class AttentionBlock(nn.Module):
         self.ffn = FeedForward(dim, cfg.ffn_dim)
         self.modulation = nn.Parameter(torch.zeros(1, 6, dim))
 
-    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan, kv_only: bool = False,
-                pair=None):
+    def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan, kv_only: bool = False):
         """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation; cache_k, cache_v this
         layer's self-attention cache, written in place as `plan` says. With `kv_only` the block only
-        writes its K/V and returns x unchanged (the last layer of a pass whose output is not read).
-        `pair`: x and e0 hold two calls (SelfAttention.forward); with `kv_only` the first call stops after
-        its K/V write and only the second's rows are returned."""
+        writes its K/V and returns x unchanged (the last layer of a pass whose output is not read)."""
         b, L, c = x.shape
         f = e0.shape[1]
         m = (self.modulation.unsqueeze(1) + e0).unsqueeze(3)        # (B, F, 6, 1, C)
         shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff = m.unbind(2)
 
         def per_frame(t):                                           # (B, L, C) -> (B, F, T, C)
-            return t.view(t.shape[0], f, L // f, c)
+            return t.view(b, f, L // f, c)
 
         h = (per_frame(self.norm1(x)) * (1 + scale_sa) + shift_sa).view(b, L, c)
-        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only, pair)
-        if kv_only and pair is None:
+        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only)
+        if kv_only:
             return x
-        if kv_only:                                                 # only the second call goes on
-            x, cross_k, cross_v = x[b // 2:], cross_k[b // 2:], cross_v[b // 2:]
-            gate_sa, shift_ff, scale_ff, gate_ff = (t[b // 2:] for t in (gate_sa, shift_ff, scale_ff, gate_ff))
-            b = b // 2
         x = x + (per_frame(y) * gate_sa).view(b, L, c)
         x = x + self.cross_attn(self.norm3(x), cross_k, cross_v)
         y = self.ffn((per_frame(self.norm2(x)) * (1 + scale_ff) + shift_ff).view(b, L, c))
@@ -292,30 +264,6 @@ class CausalWanModel(nn.Module):
         e = self.time_embedding(timestep_sinusoid(t.flatten(), self.cfg.freq_dim).to(self.dtype))
         e0 = self.time_projection(e).view(b, f, 6, self.cfg.dim)
         return e.view(b, f, self.cfg.dim), e0
-
-    def forward_pair(self, x0: torch.Tensor, t0: torch.Tensor, plan0, x1: torch.Tensor, t1: torch.Tensor, plan1,
-                     cross_cache, cache):
-        """The clean-context pass of one block (x0, t0, plan0: cache writes only, as `forward` with kv_only)
-        and the first denoising call of the next (x1, t1, plan1) as one batch of 2B rows: what is the same
-        for both runs once (every projection, norm, FFN GEMM over twice the rows); per layer, the first call
-        writes its K/V and attends, then the second writes its K/V and attends (SelfAttention.forward). The
-        cache ends as after `forward(x0, ..., kv_only=True)` then `forward(x1, ...)`, and the flow returned
-        is the second call's: the same math, in another batching (lever `pair`, compile/recipe.py). Both
-        calls use the prompts in `cross_cache`."""
-        b, f, _, H, W = x1.shape
-        h, w = H // self.cfg.patch_size[1], W // self.cfg.patch_size[2]
-        e, e0 = self.time_modulation(torch.cat([t0, t1]))
-        cos0, sin0 = self.rope.tables(plan0.frame_pos, h, w)
-        pair = (*self.rope.tables(plan1.frame_pos, h, w), plan1)
-        hidden = self.patchify(torch.cat([x0, x1]).to(self.dtype))
-        last = len(self.blocks) - 1
-        for i, block in enumerate(self.blocks):
-            ck, cv = cross_cache.k[i], cross_cache.v[i]
-            hidden = block(hidden, e0, cos0, sin0, torch.cat([ck, ck]), torch.cat([cv, cv]), cache.k[i], cache.v[i],
-                           plan0, i == last, pair)
-        cache.commit(plan0)
-        cache.commit(plan1)
-        return self.unpatchify(self.head(hidden, e[b:]), h, w)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cross_cache, cache, plan, kv_only: bool = False):
         """Flow prediction v [B, F, C, H, W] for latents x [B, F, C, H, W] at timesteps t [B, F].

@@ -310,8 +310,7 @@ def plan_memory(spec: RunSpec, cfg: DictConfig, live: bool = False) -> MemoryPla
                     text_encoder=UMT5_XXL if real else replace(UMT5_TINY, dim=spec.model.text_dim),
                     text_encoder_dtype=spec.dtype if real else torch.float32, text_encoder_resident=live,
                     prompts_per_encode=1 if live else max(len(t) for t in spec.texts), switch_starts=switches,
-                    compiled_vae=spec.compile.mode != "none", fused_vae_norm=fused_vae_norm_applies(spec),
-                    paired_calls="pair" in spec.compile.levers and "kv_only" in spec.compile.levers)
+                    compiled_vae=spec.compile.mode != "none", fused_vae_norm=fused_vae_norm_applies(spec))
     log.info("memory: %s", plan.summary())
     if spec.device.type == "cuda" and spec.memory_check:
         props = torch.cuda.get_device_properties(spec.device)

@@ -67,40 +67,6 @@ def test_an_observer_still_sees_every_flow():
     assert all(c.flow.shape[-3:] == FRAME_SHAPE[-3:] for c in calls)
 
 
-@pytest.mark.parametrize("batch", [1, 2])
-def test_pair_equals_separate_calls(batch):
-    """Lever pair: each clean-context pass runs with the next block's first denoising call as one call of twice
-    the rows, except before a switch; same video and cache (to float rounding: the GEMMs see more rows) through
-    switches before and after the window is full, the window's wrap included (24 frames, window 12)."""
-    sched = SCHED * batch
-    ref_pipe, ref = run(optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only",))), batch=batch,
-                        sched=sched)
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only", "pair")))
-    assert model.pair_context
-    pairs = []
-    model.forward_pair = (lambda f: lambda *a: pairs.append(a[5].frame_pos.tolist()) or f(*a))(model.forward_pair)
-    pipe, out = run(model, batch=batch, sched=sched)
-    assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    assert_close(pipe.cache.k, ref_pipe.cache.k, atol=1e-5, rtol=1e-5)
-    assert_close(pipe.cache.v, ref_pipe.cache.v, atol=1e-5, rtol=1e-5)
-    # block starts 0..21; switches act at 9 and 15: every next block's first call is paired but those two
-    assert pairs == [[s, s + 1, s + 2] for s in (3, 6, 12, 18, 21)]
-
-
-def test_pair_needs_kv_only_and_stays_off_for_observers_and_live_prompts(caplog):
-    with caplog.at_level(logging.INFO, logger="longlive_fast"):
-        model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("pair",)))
-    assert not model.pair_context and "lever pair skipped" in caplog.text
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only", "pair")))
-    model.forward_pair = lambda *a: pytest.fail("paired with an observer or live prompts")
-    record_run(SCHED, [0], 18, model=model)                        # an observer: every call whole
-    pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
-    noise = SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")
-    with torch.no_grad():
-        blocks = list(pipe.stream_live(SCHED[0][0].embeds, lambda s: None, 12, noise))
-    assert len(blocks) == 4
-
-
 def test_fused_qkv_equals_separate_projections():
     _, ref = run(small_model())
     model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("qkv",)))
@@ -136,23 +102,6 @@ def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
     _, ref = run(small_model())
     dynamo.reset()
     model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only")))
-    pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
-    noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
-    with torch.no_grad():
-        warm_up(pipe, SCHED, noise)
-        counters.clear()
-        out = pipe.generate(SCHED, 24, noise())
-    assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
-    assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    dynamo.reset()
-
-
-def test_compiled_pair_equals_eager_without_recompiles_after_warm_up():
-    """Inductor (CPU) with kv_only + pair: the warm-up meets the paired calls at every window fill level, so
-    the run compiles nothing new; same video as the plain eager model."""
-    _, ref = run(small_model())
-    dynamo.reset()
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("kv_only", "pair")))
     pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
     noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
     with torch.no_grad():

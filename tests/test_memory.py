@@ -248,12 +248,3 @@ def test_estimate_within_15_percent_of_the_measured_peak(batch, per_frame):
           f"{measured / GiB:.2f} GiB, estimate {plan.total_gib:.2f} GiB ({plan.total / measured - 1:+.1%})\n"
           f"{plan.summary()}")
     assert abs(plan.total / measured - 1) < 0.15
-
-
-def test_paired_calls_count_two_blocks_where_those_are_the_largest_call():
-    """Lever pair runs 2 blocks of frames in one call: no more than a late re-cache (9 frames) at the real
-    settings, but the largest call of a run without switches (otherwise a block, 3 frames)."""
-    from model.memory import dit_activation_bytes
-    assert wan_plan(paired_calls=True).dit_activations == wan_plan().dit_activations
-    plain, paired = (wan_plan(switch_starts=[], paired_calls=p) for p in (False, True))
-    assert paired.dit_activations == dit_activation_bytes(WAN, 1, 6, 1560, 2) > plain.dit_activations
