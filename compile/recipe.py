@@ -36,6 +36,9 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
              steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode:
              1.03x on that call alone, 1.00x in the model (the combine kernel's cost)
+    fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
+             registers (fp8_kernel.py; quant=fp8dq_row, CUDA): torchao's own, fused by Inductor, reads the
+             8960-wide row twice
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
@@ -60,7 +63,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu")
 
 MODES = {
     "none": None,
@@ -147,6 +150,20 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         else:
             for block in model.blocks:
                 block.ffn.gelu_epilogue = True
+    if "fp8_gelu" in cfg.levers:
+        from . import fp8_kernel
+        why = fp8_kernel.UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}"
+                                         if device.type != "cuda" else None)
+        if why is None and quant.scheme != "fp8dq_row":
+            why = f"it feeds the fp8dq_row scheme's down projection, the quant is {quant.scheme}"
+        if why is None and not all(hasattr(b.ffn[2].weight, "qdata") for b in model.blocks):
+            why = "the FFN's down projections are not FP8 (quant.exclude)"
+        if why is not None:
+            log.info("lever fp8_gelu skipped: %s", why)
+        else:
+            for block in model.blocks:
+                block.ffn.down_fp8 = fp8_kernel.down_weights(block.ffn[2])
+                block.ffn.fp8_gelu = fp8_kernel.gelu_fp8_ffn
     for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
         if lever not in cfg.levers:
             continue

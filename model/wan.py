@@ -117,11 +117,14 @@ class FeedForward(nn.Sequential):
     (`torch._addmm_activation`, cuBLASLt GELU_BIAS), so the [L, ffn_dim] hidden is written once instead
     of written, read and written again by a separate GELU kernel."""
     gelu_epilogue = False
+    fp8_gelu = None         # lever fp8_gelu (compile/fp8_kernel.py): fn(ffn, x), with `down_fp8` set per module
 
     def __init__(self, dim: int, ffn_dim: int):
         super().__init__(nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim))
 
     def forward(self, x):
+        if self.fp8_gelu is not None:
+            return self.fp8_gelu(self, x)
         if not self.gelu_epilogue:
             return super().forward(x)
         up = self[0]

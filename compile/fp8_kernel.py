@@ -1,0 +1,82 @@
+"""One Triton kernel for the FFN's GELU and the row-wise FP8 quantization of its output (the recipe lever
+`fp8_gelu`, quant=fp8dq_row, CUDA only), and the down projection's FP8 GEMM on what it writes.
+
+Why: on the FP8 path torchao quantizes every GEMM input on the fly (row amax, scale, cast); Inductor fuses the
+FFN's GELU into the quantization of the 8960-wide hidden, and that kernel was the costliest of the FP8 block
+profile (BENCHMARKS.md, kernel appendix: 156 us a layer call, ~1.3 TB/s for 84 MB read and 42 MB written).
+Raising Inductor's persistent-reduction limit to cover the row (lever persist16384) made it slower. Here one
+program holds one row in registers: it reads the row once, applies the GELU, takes the row's amax, and writes
+the FP8 row and its scale.
+
+Numerics follow torchao's eager path (quant_primitives._choose_scale_float8 and _quantize_affine_float8, on the
+output of nn.GELU(approximate="tanh") in BF16): the GELU in float32 rounded to BF16; amax of those values; the
+scale amax / 448 rounded to BF16 (torchao divides a BF16 tensor), then float32; the row divided by the scale,
+clamped to +-448 and rounded to e4m3. One deviation: a row of zeros gets scale 1 (torchao divides by 0).
+"""
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+    from torch._inductor.runtime.triton_helpers import libdevice
+    from torch.library import triton_op, wrap_triton
+except ImportError:             # the CPU wheels of torch come without Triton: the lever is then unavailable
+    triton = None
+
+UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
+FP8_MAX = 448.0                 # torch.finfo(torch.float8_e4m3fn).max
+
+
+if triton is not None:
+    @triton.jit
+    def _gelu_fp8_rows_kernel(h_ptr, q_ptr, s_ptr, N, BLOCK: tl.constexpr, FMAX: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        cols = tl.arange(0, BLOCK)
+        m = cols < N
+        x = tl.load(h_ptr + row * N + cols, mask=m, other=0.0).to(tl.float32)
+        # tanh GELU: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), tanh from libdevice as Inductor's
+        t = libdevice.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))
+        g = (0.5 * x * (1.0 + t)).to(tl.bfloat16).to(tl.float32)
+        amax = tl.max(tl.where(m, tl.abs(g), 0.0), axis=0)
+        scale = (amax / FMAX).to(tl.bfloat16).to(tl.float32)
+        scale = tl.where(scale == 0.0, 1.0, scale)
+        q = tl.minimum(tl.maximum(g / scale, -FMAX), FMAX)
+        tl.store(q_ptr + row * N + cols, q.to(tl.float8e4nv), mask=m)
+        tl.store(s_ptr + row, scale)
+
+    @triton_op("longlive::gelu_fp8_rows", mutates_args={})
+    def gelu_fp8_rows(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h [M, N] BF16, contiguous -> (GELU(h) quantized to e4m3 [M, N], its float32 row scales [M, 1])."""
+        M, N = h.shape
+        q = torch.empty((M, N), dtype=torch.float8_e4m3fn, device=h.device)
+        s = torch.empty((M, 1), dtype=torch.float32, device=h.device)
+        block = triton.next_power_of_2(N)
+        wrap_triton(_gelu_fp8_rows_kernel)[(M,)](h, q, s, N, BLOCK=block, FMAX=FP8_MAX,
+                                                 num_warps=16 if block >= 8192 else 8)
+        return q, s
+
+
+def gelu_fp8_rows_reference(h: torch.Tensor):
+    """The same in plain torch, as torchao's eager path computes it (for tests)."""
+    g = torch.nn.functional.gelu(h, approximate="tanh")
+    scale = (g.abs().amax(dim=-1, keepdim=True) / FP8_MAX).float()
+    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+    q = (g.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+    return q, scale
+
+
+def down_weights(linear) -> tuple:
+    """The FP8 data [in, out] (a column-major view, as torch._scaled_mm wants it) and float32 column scales
+    [1, out] of a Linear that torchao's fp8dq_row scheme quantized, and whether torchao accumulates fast."""
+    w = linear.weight
+    return w.qdata.t(), w.scale.reshape(1, -1).float(), bool(w.mm_config.use_fast_accum)
+
+
+def gelu_fp8_ffn(ffn, x):
+    """`FeedForward` with lever fp8_gelu: the up projection as torchao runs it, then this module's kernel, then
+    the down projection's FP8 GEMM on the kernel's output (the same call torchao makes, bias included)."""
+    h = ffn[0](x)
+    q, s = gelu_fp8_rows(h.reshape(-1, h.shape[-1]))
+    w, ws, fast = ffn.down_fp8
+    y = torch._scaled_mm(q, w, scale_a=s, scale_b=ws, bias=ffn[2].bias, out_dtype=h.dtype, use_fast_accum=fast)
+    return y.view(*x.shape[:-1], y.shape[-1])
