@@ -1,0 +1,58 @@
+"""Time the FFN hidden's GELU + row-wise FP8 quantization alone on the GPU: compile/fp8_kernel.py's kernel against
+the same math compiled by Inductor (what the fp8dq_row path runs without lever fp8_gelu), [4680, 8960] BF16.
+CUDA events, 10 warm-up calls, median of 50. Prints one table; `--json PATH` writes the row.
+
+    python benchmarks/fp8_gelu_bench.py
+"""
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compile import fp8_kernel  # noqa: E402
+
+
+def median_us(fn, x, warmup=10, iters=50):
+    for _ in range(warmup):
+        fn(x)
+    times = []
+    for _ in range(iters):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn(x)
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=4680)
+    ap.add_argument("--cols", type=int, default=8960)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    h = torch.randn(args.rows, args.cols, device="cuda").to(torch.bfloat16)
+    moved = h.numel() * 3 + args.rows * 4                     # BF16 read, FP8 written, scales
+    inductor = torch.compile(fp8_kernel.gelu_fp8_rows_reference)
+    rows = {name: median_us(fn, h) for name, fn in (("inductor", inductor), ("kernel", fp8_kernel.gelu_fp8_rows))}
+    q, s = fp8_kernel.gelu_fp8_rows(h)
+    rq, rs = fp8_kernel.gelu_fp8_rows_reference(h)
+    same = (q.view(torch.uint8) == rq.view(torch.uint8)).float().mean().item()
+    out = {"device": torch.cuda.get_device_name(), "shape": [args.rows, args.cols], "us": rows,
+           "tb_per_s": {k: moved / v / 1e6 for k, v in rows.items()}, "fp8_bits_equal_to_reference": same,
+           "scales_equal": bool(torch.equal(s, rs))}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"{out['device']}, GELU + row-wise FP8 quantization of [{args.rows}, {args.cols}] BF16")
+    for k, v in rows.items():
+        print(f"{k:10s} {v:8.1f} us  {out['tb_per_s'][k]:.2f} TB/s")
+    print(f"kernel vs reference: {same:.6f} of the FP8 bytes equal, scales equal: {out['scales_equal']}")
+
+
+if __name__ == "__main__":
+    main()
