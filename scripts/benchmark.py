@@ -9,8 +9,9 @@ prompts and noise) after a warm-up that meets every shape of the run (compile/re
 `compile` group choice (none, default, default_cudagraphs, none_cudagraphs, max_autotune,
 max_autotune_no_cudagraphs, max_autotune_cudagraphs); ATTENTION a backend (sdpa, sdpa_cudnn, fa3, fa3_fp8, flash_attn, flex,
 math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers joined by "+"
-(compile/recipe.py LEVERS), default none, e.g. ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write (the
-levers the compiled `compile` choices default to in generate.py).
+(compile/recipe.py LEVERS), default none, e.g. ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write and
+ring:default_cudagraphs:fa3:fp8dq_row:kv_only+kv_write+fp8_gelu (the levers that apply of those the compiled
+`compile` choices default to in generate.py).
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
 CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
