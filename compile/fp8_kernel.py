@@ -7,10 +7,10 @@ profile (BENCHMARKS.md, kernel appendix: 156 us a layer call, ~1.3 TB/s for 84 M
 Raising Inductor's persistent-reduction limit to cover the row (lever persist16384) made it slower. Here one
 program holds one row in registers: it reads the row once, applies the GELU, takes the row's amax, and writes
 the FP8 row and its scale. A first version held the row in one block of 16384 lanes (45% of them masked, 16
-warps, one program per SM for its registers): 190 us a call on the H100, slower than Inductor's; this one
+warps, likely one program per SM for its registers): 190 us a call on the H100, slower than Inductor's; this one
 holds 8192 + 1024 lanes: 125 us against Inductor's 188 for the same math alone, the FP8 DiT 82.0 -> 78.9 ms per
-latent frame (BENCHMARKS.md, FP8 section; OPTIMIZATION_LOG.md row 39). It is bound by its arithmetic (a tanh
-and a division per element), not by memory (1.0 TB/s).
+latent frame (BENCHMARKS.md, FP8 section; OPTIMIZATION_LOG.md row 39). At 1.0 TB/s it is not memory-bound; its
+arithmetic per element (a tanh and a division) is the likely limit (not profiled).
 
 Numerics follow torchao's eager path (quant_primitives._choose_scale_float8 and _quantize_affine_float8, on the
 output of nn.GELU(approximate="tanh") in BF16): the GELU in float32 rounded to BF16; amax of those values; the
