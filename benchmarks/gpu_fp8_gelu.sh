@@ -7,14 +7,14 @@
 # with and without it (DiT alone, one process), then the block profile with it. Set LONGLIVE_COMMIT.
 # First run (920376a, one block of 16384 lanes): 190 us a call in the profile, FP8 83.7 -> 84.0 ms per latent
 # frame (1.00x). Second run: the kernel with 8192 + 1024 lanes, its time alone against Inductor's first
-# (benchmarks/fp8_gelu_bench.py), no profile.
+# (benchmarks/fp8_gelu_bench.py), no profile. PATHS (env) replaces the two paths (gpu_fp8_gelu_fast.sh).
 set -uo pipefail
 source benchmarks/device_common.sh
 step 150 python -m pytest -q -x tests/test_fp8_kernel.py
 step 90 python benchmarks/fp8_gelu_bench.py --json $OUT/fp8_gelu_bench.json
 P=ring:default_cudagraphs:fa3:fp8dq_row
 step 300 python scripts/benchmark.py hydra.run.dir=/tmp/bh out_dir=$OUT/rows vae=false \
-  "paths=[$P:kv_only+kv_write,$P:kv_only+kv_write+fp8_gelu]"
+  "paths=[${PATHS:-$P:kv_only+kv_write,$P:kv_only+kv_write+fp8_gelu}]"
 tar czf $OUT/rows.tgz -C $OUT/rows . && rm -rf $OUT/rows
 [ -n "${PROFILE:-}" ] && step 120 python scripts/profile_block.py compile=default_cudagraphs attention=fa3 quant=fp8dq_row \
   "compile.levers=[kv_only,kv_write,fp8_gelu]" hydra.run.dir=/tmp/pl out=/tmp/pl

@@ -7,11 +7,5 @@
 # CUDA tests (the fast variant within one e4m3 step of torchao's bytes), the kernels alone, then the FP8 path
 # with each (DiT alone, one process). Keep it only at >= 1.05x (it changes the math: OPTIMIZATION_LOG.md rule).
 # Set LONGLIVE_COMMIT.
-set -uo pipefail
-source benchmarks/device_common.sh
-step 150 python -m pytest -q -x tests/test_fp8_kernel.py
-step 90 python benchmarks/fp8_gelu_bench.py --json $OUT/fp8_gelu_bench.json
 P=ring:default_cudagraphs:fa3:fp8dq_row
-step 300 python scripts/benchmark.py hydra.run.dir=/tmp/bh out_dir=$OUT/rows vae=false \
-  "paths=[$P:kv_only+kv_write+fp8_gelu,$P:kv_only+kv_write+fp8_gelu_fast]"
-tar czf $OUT/rows.tgz -C $OUT/rows . && rm -rf $OUT/rows
+PATHS="$P:kv_only+kv_write+fp8_gelu,$P:kv_only+kv_write+fp8_gelu_fast" bash benchmarks/gpu_fp8_gelu.sh
