@@ -19,6 +19,8 @@ clamped to +-448 and rounded to e4m3. One deviation: a row of zeros gets scale 1
 """
 import torch
 
+from .backends import FP8_MAX   # 448, the largest finite float8_e4m3fn
+
 try:
     import triton
     import triton.language as tl
@@ -28,7 +30,6 @@ except ImportError:             # the CPU wheels of torch come without Triton: t
     triton = None
 
 UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
-FP8_MAX = 448.0                 # torch.finfo(torch.float8_e4m3fn).max
 
 
 if triton is not None:

@@ -66,6 +66,7 @@ from .backends import choose, set_fa3_split
 log = logging.getLogger("longlive_fast")
 
 LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu", "fp8_gelu_fast")
+PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
     "none": None,
@@ -89,9 +90,10 @@ class CompileConfig:
         if self.mode not in MODES:
             raise ValueError(f"compile.mode: {self.mode!r} is not one of {sorted(MODES)}")
         object.__setattr__(self, "levers", tuple(self.levers))
-        unknown = [x for x in self.levers if x not in LEVERS and not re.fullmatch(r"persist[1-9][0-9]*", x)]
+        unknown = [x for x in self.levers if x not in LEVERS and not PERSIST.fullmatch(x)]
         if unknown:
             raise ValueError(f"compile.levers: {unknown} not among {list(LEVERS)} (or persistN, N a row length)")
+        persist_max_row(self.levers)                    # refuses lever persist given twice
         if self.cuda_graphs and self.mode == "max_autotune":
             raise ValueError("compile.cuda_graphs=true with compile.mode=max_autotune: Inductor's own CUDA graphs "
                              "and ours would nest; use mode default (or max_autotune_no_cudagraphs) with cuda_graphs")
@@ -154,8 +156,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
                 block.ffn.gelu_epilogue = True
     if "fp8_gelu" in cfg.levers or "fp8_gelu_fast" in cfg.levers:
         from . import fp8_kernel
-        why = fp8_kernel.UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}"
-                                         if device.type != "cuda" else None)
+        why = _kernel_unavailable(fp8_kernel, device)
         if why is None and quant.scheme != "fp8dq_row":
             why = f"it feeds the fp8dq_row scheme's down projection, the quant is {quant.scheme}"
         if why is None and not all(hasattr(b.ffn[2].weight, "qdata") for b in model.blocks):
@@ -171,8 +172,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         if lever not in cfg.levers:
             continue
         from . import kv_kernel
-        why = kv_kernel.UNAVAILABLE or (f"it is a CUDA kernel, the model is on {device.type}"
-                                        if device.type != "cuda" else None)
+        why = _kernel_unavailable(kv_kernel, device)
         if why is None and not model.cfg.qk_norm:
             why = "the model has no Q/K RMSNorm (qk_norm=false)"
         if why is None and model.dtype != torch.bfloat16:
@@ -212,16 +212,23 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     return model
 
 
+def _kernel_unavailable(kernel_module, device: torch.device) -> Optional[str]:
+    """Why a lever's Triton kernel module (kv_kernel, fp8_kernel) cannot run the model on `device`, or None."""
+    if kernel_module.UNAVAILABLE:
+        return kernel_module.UNAVAILABLE
+    return f"it is a CUDA kernel, the model is on {device.type}" if device.type != "cuda" else None
+
+
 PERSIST_MAX_ROW = 2048      # lever persist: the longest row Inductor keeps in registers
 
 
 def persist_max_row(levers) -> Optional[int]:
     """The row length of lever persist among `levers`: `persist` is PERSIST_MAX_ROW, `persistN` is N (e.g.
     persist16384 also covers the FP8 path's quantization of the 8960-wide FFN hidden); None without it."""
-    rows = [PERSIST_MAX_ROW if x == "persist" else int(x[len("persist"):]) for x in levers if x.startswith("persist")]
-    if len(rows) > 1:
-        raise ValueError(f"compile.levers: {[x for x in levers if x.startswith('persist')]}: give lever persist once")
-    return rows[0] if rows else None
+    found = [(x, m) for x, m in ((x, PERSIST.fullmatch(x)) for x in levers) if m]
+    if len(found) > 1:
+        raise ValueError(f"compile.levers: {[x for x, _ in found]}: give lever persist once")
+    return int(found[0][1].group(1) or PERSIST_MAX_ROW) if found else None
 
 
 def persistent_rows_cache_key(max_row: int = PERSIST_MAX_ROW):
@@ -263,6 +270,12 @@ def persistent_rows(max_row: Optional[int]) -> None:
                     and features.get_reduction_hint() == ReductionHint.INNER
                     and V.graph.sizevars.statically_known_leq(features.reduction_numel, max_row))
     V.set_choices_handler(PersistentRows())
+
+
+def vae_cuda_graphs_apply(cfg: CompileConfig, on: bool = True) -> bool:
+    """Whether compile_vae replays the VAE's passes from CUDA graphs: asked for (`on`, output.vae_cuda_graphs),
+    on a compiled mode with compile.cuda_graphs."""
+    return bool(on) and cfg.cuda_graphs and MODES[cfg.mode] is not None
 
 
 VAE_NORM_OPS = ("opaque", "traced")      # how compile_vae registers the fused VAE norm kernel (fused_norm_op)
@@ -309,7 +322,7 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
             vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_opaque if fused_norm_op == "opaque"
                                   else vae_kernel.fused_norm_silu_history_traced)
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
-    if cuda_graphs and cfg.cuda_graphs:
+    if vae_cuda_graphs_apply(cfg, cuda_graphs):
         from .cudagraph import GraphedVAEPasses
         cfg.check_device(vae.conv2.weight.device)
         vae.pass_runner = GraphedVAEPasses()

@@ -410,10 +410,10 @@ def fused_vae_norm_applies(spec: RunSpec, compiled: bool = None) -> bool:
 
 
 def vae_cuda_graphs_apply(spec: RunSpec, compile_cfg: CompileConfig = None) -> bool:
-    """Whether compile_vae replays the VAE's passes from CUDA graphs (`output.vae_cuda_graphs` on a compiled
-    path with compile.cuda_graphs). `compile_cfg`: the path's (default the run's; the benchmark passes each)."""
-    cfg = compile_cfg or spec.compile
-    return spec.vae_cuda_graphs and cfg.cuda_graphs and cfg.mode != "none"
+    """Whether compile_vae replays the VAE's passes from CUDA graphs (recipe.vae_cuda_graphs_apply with
+    `output.vae_cuda_graphs`). `compile_cfg`: the path's (default the run's; the benchmark passes each)."""
+    from compile.recipe import vae_cuda_graphs_apply as applies
+    return applies(compile_cfg or spec.compile, spec.vae_cuda_graphs)
 
 
 def vae_compile_options(spec: RunSpec) -> dict:
