@@ -82,6 +82,7 @@ class CausalConv3d(nn.Conv3d):
     convolution pads by itself (`WanVAEDecoder.pad_space_in_conv`): the same sums, without writing a padded
     copy of every conv input (the H100 profile shows pure padding kernels at ~7.5 ms per streamed block)."""
     pad_in_conv = False
+    out_pad = 0          # computes this many output channels (zero weights past out_channels), keeps out_channels
 
     def __init__(self, in_dim, out_dim, kernel, padding=0, hw_scale=1):
         super().__init__(in_dim, out_dim, kernel)
@@ -111,14 +112,28 @@ class CausalConv3d(nn.Conv3d):
                 x = prologue(x)
             if not self.pad_in_conv or self.time_pad:
                 x = F.pad(x, hw_pad + (self.time_pad, 0))
-        return super().forward(x)
+        return self.conv(x, self.bias)
 
     def conv_no_bias(self, x):
         """The bare convolution of an input that already carries its history (WanVAEDecoder.fuse_norm_history):
         spatial zero padding as configured, no temporal padding, no bias (added by the caller)."""
         if not self.pad_in_conv:
             x = F.pad(x, self.hw_pad)
-        return F.conv3d(x, self.weight, None, self.stride, self.padding)
+        return self.conv(x, None)
+
+    def conv(self, x, bias):
+        """F.conv3d with this conv's weight, or, with `out_pad` > out_channels (WanVAEDecoder.pad_head_channels),
+        with the weight and bias extended by zero output channels up to out_pad, keeping the first out_channels
+        of the result (a view). The same sums; another convolution kernel may run (cuDNN's fast kernels need
+        aligned channel counts: Wan's 3-channel head otherwise gets an Ampere kernel at 20 TFLOP/s on an H100)."""
+        extra = self.out_pad - self.out_channels
+        if extra <= 0:
+            return F.conv3d(x, self.weight, bias, self.stride, self.padding)
+        w = torch.cat([self.weight, self.weight.new_zeros((extra, *self.weight.shape[1:]))])
+        if self.weight.is_contiguous(memory_format=torch.channels_last_3d) and not self.weight.is_contiguous():
+            w = w.contiguous(memory_format=torch.channels_last_3d)
+        bias = None if bias is None else torch.cat([bias, bias.new_zeros(extra)])
+        return F.conv3d(x, w, bias, self.stride, self.padding)[:, :self.out_channels]
 
     def bias_view(self):
         return self.bias.view(1, -1, 1, 1, 1)
@@ -360,6 +375,17 @@ class WanVAEDecoder(nn.Module):
         for m in self.modules():
             if isinstance(m, Upsample):
                 m.subpixel = on
+        return self
+
+    def pad_head_channels(self, channels: int = 16) -> "WanVAEDecoder":
+        """Let the head conv (96 -> 3 channels) compute `channels` output channels, the extra ones from zero
+        weights, and keep the first 3 (CausalConv3d.out_pad; 0 or 3: off). Same sums, float rounding aside
+        (another convolution kernel). Why: cuDNN gives the 3-channel conv an unaligned-channel kernel that
+        runs it at ~20 TFLOP/s on the H100, ~1.2 ms of a ~35 ms pass (BENCHMARKS.md, VAE)."""
+        head = self.decoder.head[2]
+        if channels and channels < head.out_channels:
+            raise ValueError(f"vae head channels {channels}: at least the head's {head.out_channels} (or 0: off)")
+        head.out_pad = channels
         return self
 
     def history_before_norm(self, on: bool = True) -> "WanVAEDecoder":
