@@ -19,8 +19,8 @@ norm cache their frames before it (`WanVAEDecoder.history_before_norm`); `pwcat`
 norm + SiLU in front of each cached conv as one Triton kernel that reads the history itself
 (`WanVAEDecoder.fuse_norm_history`, compile/vae_kernel.py; an opaque custom op to torch.compile), `fusedtriton`:
 the same kernel as a triton_op (Inductor launches it); `graph`: each pass after the stream's first replayed
-from a CUDA graph (compile/cudagraph.GraphedVAEPasses, its own memory pool); `headN`: the 3-channel head conv
-computes N output channels, the extra ones from zero weights (`WanVAEDecoder.pad_head_channels`). Per variant: median ms per
+from a CUDA graph (compile/cudagraph.GraphedVAEPasses, its own memory pool); `chanN`: the residual convs with fewer
+output channels compute N, the extra ones from zero weights (`WanVAEDecoder.pad_conv_channels`). Per variant: median ms per
 latent frame over the blocks after the first two (CUDA events around each block), the peak memory allocated
 above the weights during the timed blocks and the memory reserved above them after (a graph's pool is
 reserved, not allocated, between replays), and the max abs difference of its video from the first variant's.
@@ -163,7 +163,7 @@ def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
 
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
                 pad_in_conv=False, subpixel=False, trace_memory=False, prenorm=False, pwcat=False, fused=False,
-                fused_traced=False, graph=False, head=0):
+                fused_traced=False, graph=False, channels=0):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -171,7 +171,7 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     vae = vae.cuda().eval().requires_grad_(False)
     if channels_last:
         vae.to_channels_last()
-    vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel).history_before_norm(prenorm).pad_head_channels(head)
+    vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel).history_before_norm(prenorm).pad_conv_channels(channels)
     if fused or fused_traced:
         from compile import vae_kernel
         vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_traced if fused_traced
@@ -230,21 +230,21 @@ def in_fresh_thread(fn, *args):
 
 def parse_variant(spec: str, timed_default: bool):
     """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel, prenorm, pwcat, fused,
-    fusedtriton, graph, headN -> (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel, prenorm,
-    pwcat, fused, fusedtriton, graph, head channels (0: off))."""
+    fusedtriton, graph, chanN -> (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel, prenorm,
+    pwcat, fused, fusedtriton, graph, conv channels (0: off))."""
     parts = spec.split(":")
     opts = parts[3].split("+") if len(parts) == 4 else []
-    heads = [int(o[4:]) for o in opts if re.fullmatch(r"head\d+", o)]
-    flags = set(opts) - {f"head{n}" for n in heads}
+    chans = [int(o[4:]) for o in opts if re.fullmatch(r"chan\d+", o)]
+    flags = set(opts) - {f"chan{n}" for n in chans}
     if len(parts) not in (3, 4) or not flags <= {"timed", "heuristic", "convpad", "subpixel", "prenorm", "pwcat", "fused",
                                                  "fusedtriton", "graph"} or \
-            {"timed", "heuristic"} <= flags or len(heads) > 1:
+            {"timed", "heuristic"} <= flags or len(chans) > 1:
         raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad, "
-                         "subpixel, prenorm, pwcat, fused, fusedtriton, graph, headN")
+                         "subpixel, prenorm, pwcat, fused, fusedtriton, graph, chanN")
     timed = "timed" in opts or (timed_default and "heuristic" not in opts)
     return (parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts,
             "prenorm" in opts, "pwcat" in opts, "fused" in opts, "fusedtriton" in opts, "graph" in opts,
-            heads[0] if heads else 0)
+            chans[0] if chans else 0)
 
 
 def main():
@@ -265,7 +265,7 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    plain = (False,) * 7 + (0,)                  # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph, head
+    plain = (False,) * 7 + (0,)                  # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph, chan
     variants = [(False, False, False, timed, *plain), (True, False, False, timed, *plain),
                 (False, True, False, timed, *plain), (True, True, False, timed, *plain)]
     if args.compile:
@@ -275,14 +275,14 @@ def main():
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced, graph, head in variants:
+    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced, graph, channels in variants:
         r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace,
-                                   prenorm, pwcat, fused, fused_traced, graph, head)
+                                   prenorm, pwcat, fused, fused_traced, graph, channels)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
                   "pad_in_conv": convpad, "subpixel": subpixel, "history_before_norm": prenorm,
                   "force_pointwise_cat": pwcat, "fused_norm": fused or fused_traced,
-                  "fused_norm_traced": fused_traced, "cuda_graphs": graph, "head_channels": head,
+                  "fused_norm_traced": fused_traced, "cuda_graphs": graph, "conv_channels": channels,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k not in ("profile", "memory_trace")}, flush=True)
@@ -293,7 +293,7 @@ def main():
     (out / "vae_bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n{result['device']}: Wan2.1 VAE decode, 480x832, BF16, {args.blocks} blocks of {F} latent frames")
     print(f"{'layout':<7} {'per_frame':>9} {'compiled':>8} {'cuDNN':>9} {'padding':>8} {'upsample':>8} {'history':>9} "
-          f"{'cat':>9} {'graph':>5} {'head':>4} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'reserved':>8} {'diff':>8}")
+          f"{'cat':>9} {'graph':>5} {'chan':>4} {'ms/latent fr':>12} {'min-max':>13} {'GiB above w':>11} {'reserved':>8} {'diff':>8}")
     for r in rows:
         algo = "timed" if r["cudnn_benchmark"] else "heuristic"
         pad = "in conv" if r["pad_in_conv"] else "copy"
@@ -301,7 +301,7 @@ def main():
         hist = "triton_op" if r["fused_norm_traced"] else "fused" if r["fused_norm"] else "pre-norm" if r["history_before_norm"] else "conv in"
         cat = "pointwise" if r["force_pointwise_cat"] else "default"
         print(f"{r['layout']:<7} {str(r['per_frame']):>9} {str(r['compiled']):>8} {algo:>9} {pad:>8} {up:>8} {hist:>9} "
-              f"{cat:>9} {'yes' if r['cuda_graphs'] else 'no':>5} {r['head_channels'] or '-':>4} "
+              f"{cat:>9} {'yes' if r['cuda_graphs'] else 'no':>5} {r['conv_channels'] or '-':>4} "
               f"{r['ms_per_latent_frame']:12.1f} "
               f"{r['min']:6.1f}-{r['max']:<6.1f} {r['peak_above_weights_gib']:11.2f} "
               f"{r['reserved_above_weights_gib']:8.2f} {r['max_abs_diff_vs_first']:8.1e}")

@@ -292,7 +292,7 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
-                fused_norm_op: str = "opaque", cuda_graphs: bool = False):
+                fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -306,11 +306,14 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   speed, warm start 36.4 s, cold 79.7 s against 54.1: BENCHMARKS.md, warm start).
       cuda_graphs each streaming pass after a stream's first replayed from a CUDA graph (cudagraph.py,
                   GraphedVAEPasses), when `cfg.cuda_graphs` too: the host launches one graph instead of ~300
-                  kernels a pass. Shares the DiT graphs' memory pool (they never run at once)."""
+                  kernels a pass. Shares the DiT graphs' memory pool (they never run at once).
+      conv_channels  the residual blocks' convs with fewer output channels compute this many (zero weights),
+                  passing on a view of theirs (WanVAEDecoder.pad_conv_channels; 0: off): in Wan2.1 the six
+                  96-channel full-resolution convs, 2.14 -> 1.55 ms a call on the H100 with 128."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
-    vae.subpixel_upsample(subpixel)
+    vae.subpixel_upsample(subpixel).pad_conv_channels(conv_channels)
     if fused_norm:
         why = fused_vae_norm_unavailable(vae.conv2.weight.device, vae.channels_last)
         if why:

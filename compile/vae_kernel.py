@@ -36,6 +36,16 @@ UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only
 EPS = 1e-12                     # F.normalize's default: x / max(|x|, eps)
 
 
+def pixel_stride(x: torch.Tensor):
+    """The distance between pixels of x [B, C, T, H, W] if x is channels-last (NDHWC) with its channels
+    contiguous, possibly the first C channels of a wider tensor (CausalConv3d.out_pad); else None."""
+    B, C, T, H, W = x.shape
+    xs = x.stride(4)
+    want = (T * H * W * xs, 1, H * W * xs, W * xs, xs)
+    ok = W > 1 and xs >= C and all(s == w or n == 1 for s, w, n in zip(x.stride(), want, x.shape))
+    return xs if ok else None
+
+
 def norm_silu_history_reference(x, hist, bias, has_bias: bool, gamma, scale: float, eps: float = EPS):
     """What the kernel computes, in plain torch (CPU, tests): x [B, C, T, H, W] new frames (before the
     norm; + bias [C] when has_bias, as the conv that made them would have added it), hist [B, C, 2, H, W]
@@ -50,10 +60,11 @@ def norm_silu_history_reference(x, hist, bias, has_bias: bool, gamma, scale: flo
 
 if triton is not None:
     @triton.jit
-    def _norm_silu_history_kernel(x_ptr, hist_ptr, bias_ptr, gamma_ptr, out_ptr, HW, scale, eps,
+    def _norm_silu_history_kernel(x_ptr, hist_ptr, bias_ptr, gamma_ptr, out_ptr, HW, XS, scale, eps,
                                   C: tl.constexpr, T: tl.constexpr, BLOCK_C: tl.constexpr,
                                   BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr):
-        """Grid (pixel tiles, batch). All tensors channels-last: element (b, c, f, p) at ((b F + f) HW + p) C + c."""
+        """Grid (pixel tiles, batch). All tensors channels-last: element (b, c, f, p) at ((b F + f) HW + p) C + c,
+        except x, whose pixels are XS >= C apart (the first C channels of a wider conv output)."""
         dtype = out_ptr.dtype.element_ty
         b = tl.program_id(1).to(tl.int64)
         p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
@@ -61,8 +72,10 @@ if triton is not None:
         cm = c < C
         m = (p < HW)[:, None] & cm[None, :]
         off = p.to(tl.int64)[:, None] * C + c[None, :]
+        xoff = p.to(tl.int64)[:, None] * XS + c[None, :]
         frame = HW.to(tl.int64) * C
-        x_base = x_ptr + b * T * frame
+        xframe = HW.to(tl.int64) * XS
+        x_base = x_ptr + b * T * xframe
         h_base = hist_ptr + b * 2 * frame
         o_base = out_ptr + b * (T + 2) * frame
         eps = eps.to(tl.float32)                    # Inductor passes Python floats as fp64: keep the math fp32
@@ -72,7 +85,7 @@ if triton is not None:
             if f < 2:
                 v = tl.load(h_base + f * frame + off, mask=m, other=0.0).to(tl.float32)
             else:
-                v = tl.load(x_base + (f - 2) * frame + off, mask=m, other=0.0).to(tl.float32)
+                v = tl.load(x_base + (f - 2) * xframe + xoff, mask=m, other=0.0).to(tl.float32)
                 if HAS_BIAS:
                     v = (v + bias[None, :]).to(dtype).to(tl.float32)
             r = 1.0 / tl.maximum(tl.sqrt(tl.sum(v * v, axis=1)), eps)
@@ -83,7 +96,7 @@ if triton is not None:
             if T + j < 2:
                 v = tl.load(h_base + (T + j) * frame + off, mask=m, other=0.0)
             else:
-                v = tl.load(x_base + (T + j - 2) * frame + off, mask=m, other=0.0)
+                v = tl.load(x_base + (T + j - 2) * xframe + xoff, mask=m, other=0.0)
                 if HAS_BIAS:
                     v = (v.to(tl.float32) + bias[None, :]).to(dtype)
             tl.store(h_base + j * frame + off, v, mask=m)
@@ -99,14 +112,15 @@ if triton is not None:
         block_c = triton.next_power_of_2(C)
         block_p = max(1, 4096 // block_c)
         kernel[(triton.cdiv(H * W, block_p), B)](
-            x, hist, bias, gamma, out, H * W, scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
+            x, hist, bias, gamma, out, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
             HAS_BIAS=has_bias, num_warps=4)
         return out
 
     @torch.library.custom_op("longlive::vae_norm_silu_history", mutates_args={"hist"})
     def norm_silu_history(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
                           gamma: torch.Tensor, scale: float, eps: float) -> torch.Tensor:
-        """norm_silu_history_reference on the GPU; x, hist channels-last (NDHWC) contiguous, gamma [C].
+        """norm_silu_history_reference on the GPU; hist channels-last (NDHWC) contiguous, x too or the first C
+        channels of a wider one (pixel_stride), gamma [C].
         An opaque op to torch.compile: Inductor calls it as it is (launched as in eager)."""
         return _launch(_norm_silu_history_kernel, x, hist, bias, has_bias, gamma, scale, eps)
 
@@ -135,7 +149,8 @@ def fused_norm_silu_history(x, hist, bias, gamma, scale, op=None):
     if not hist.is_contiguous(memory_format=cl):
         raise ValueError("the fused VAE norm needs channels-last history buffers "
                          "(WanVAEDecoder.to_channels_last before new_stream)")
-    x = x.contiguous(memory_format=cl)                   # a no-op where the layout already is (compiled: always)
+    if pixel_stride(x) is None:                          # neither NDHWC nor the first channels of a wider NDHWC
+        x = x.contiguous(memory_format=cl)
     return (op or norm_silu_history)(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1),
                                      scale, EPS)
 

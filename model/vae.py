@@ -122,10 +122,9 @@ class CausalConv3d(nn.Conv3d):
         return self.conv(x, None)
 
     def conv(self, x, bias):
-        """F.conv3d with this conv's weight, or, with `out_pad` > out_channels (WanVAEDecoder.pad_head_channels),
+        """F.conv3d with this conv's weight, or, with `out_pad` > out_channels (WanVAEDecoder.pad_conv_channels),
         with the weight and bias extended by zero output channels up to out_pad, keeping the first out_channels
-        of the result (a view). The same sums; another convolution kernel may run (cuDNN's fast kernels need
-        aligned channel counts: Wan's 3-channel head otherwise gets an Ampere kernel at 20 TFLOP/s on an H100)."""
+        of the result (a view). The same sums; another convolution kernel may run."""
         extra = self.out_pad - self.out_channels
         if extra <= 0:
             return F.conv3d(x, self.weight, bias, self.stride, self.padding)
@@ -377,15 +376,20 @@ class WanVAEDecoder(nn.Module):
                 m.subpixel = on
         return self
 
-    def pad_head_channels(self, channels: int = 16) -> "WanVAEDecoder":
-        """Let the head conv (96 -> 3 channels) compute `channels` output channels, the extra ones from zero
-        weights, and keep the first 3 (CausalConv3d.out_pad; 0 or 3: off). Same sums, float rounding aside
-        (another convolution kernel). Why: cuDNN gives the 3-channel conv an unaligned-channel kernel that
-        runs it at ~20 TFLOP/s on the H100, ~1.2 ms of a ~35 ms pass (BENCHMARKS.md, VAE)."""
-        head = self.decoder.head[2]
-        if channels and channels < head.out_channels:
-            raise ValueError(f"vae head channels {channels}: at least the head's {head.out_channels} (or 0: off)")
-        head.out_pad = channels
+    def pad_conv_channels(self, channels: int = 128) -> "WanVAEDecoder":
+        """Let every residual-block conv with fewer than `channels` output channels compute `channels`, the
+        extra ones from zero weights, and pass on a view of the first out_channels (CausalConv3d.out_pad; 0:
+        off). In Wan2.1 that is the six 96-channel convs at full resolution, the costliest of a pass: cuDNN runs
+        them at 372 TFLOP/s with 96 output channels and at 512 (useful) with 128, 2.14 -> 1.55 ms a call on the
+        H100 (`benchmarks/vae_conv_bench.py`; the 192-channel convs padded to 256 and the 3-channel head padded
+        to 8 .. 128 gain nothing there). Same sums; another convolution kernel may run (float rounding). The
+        view's pixels are `channels` apart: the fused norm kernel (compile/vae_kernel.py) reads it in place."""
+        if channels < 0:
+            raise ValueError(f"vae conv channels {channels}: 0 (off) or the output channels to compute")
+        for m in self.modules():
+            if isinstance(m, ResidualBlock):
+                for conv in (m.residual[2], m.residual[6]):
+                    conv.out_pad = channels if channels > conv.out_channels else 0
         return self
 
     def history_before_norm(self, on: bool = True) -> "WanVAEDecoder":

@@ -272,26 +272,28 @@ def test_vae_options_reach_the_decoder(on):
 
 
 def test_compiled_only_vae_options(caplog):
-    """output.vae_subpixel / vae_fused_norm / vae_cuda_graphs (defaults on) act in compile_vae, on compiled VAEs
-    only (the graphs with compile.cuda_graphs); the fused
+    """output.vae_subpixel / vae_fused_norm / vae_cuda_graphs / vae_conv_channels (defaults on) act in compile_vae,
+    on compiled VAEs only (the graphs with compile.cuda_graphs); the fused
     norm kernel needs CUDA, so on the CPU it is skipped with a warning and the memory plan does not count it."""
     from compile.recipe import CompileConfig, compile_vae
-    from model.vae import Upsample
+    from model.vae import ResidualBlock, Upsample
     from scripts.generate import build_vae, fused_vae_norm_applies, vae_compile_options, vae_cuda_graphs_apply
     spec = validate(cfg("device=cpu"))
     assert not vae_cuda_graphs_apply(spec)                                   # compile none
     assert vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default_cudagraphs"))
     assert not vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default"))
     assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque",
-                                         "cuda_graphs": True}
+                                         "cuda_graphs": True, "conv_channels": 128}
     assert not fused_vae_norm_applies(spec)
     subpixel = lambda v: [m.subpixel for m in v.modules() if isinstance(m, Upsample)]
     eager = compile_vae(build_vae(spec), CompileConfig(mode="none"), **vae_compile_options(spec))
-    assert not any(subpixel(eager)) and eager.decoder.norm_history is None
+    padded = lambda v: [m.residual[2].out_pad for m in v.modules() if isinstance(m, ResidualBlock)]
+    assert not any(subpixel(eager)) and eager.decoder.norm_history is None and not any(padded(eager))
     with caplog.at_level("WARNING", logger="longlive_fast"):
         compiled = compile_vae(build_vae(spec), CompileConfig(mode="default", backend="eager"),
                                **vae_compile_options(spec))
     assert all(subpixel(compiled)) and compiled.decoder.norm_history is None
+    assert all(p == 128 for p in padded(compiled))
     assert compiled.pass_runner is None            # VAE graphs come with compile.cuda_graphs (CUDA) only
     assert "vae_fused_norm skipped: it is a CUDA kernel" in caplog.text
     off = validate(cfg("device=cpu", "output.vae_subpixel=false"))
@@ -299,3 +301,6 @@ def test_compiled_only_vae_options(caplog):
                                         **vae_compile_options(off))))
     with pytest.raises(ValueError, match="vae_fused_norm_op='fast': one of opaque"):
         validate(cfg("device=cpu", "output.vae_fused_norm_op=fast"))
+    with pytest.raises(ValueError, match="vae_conv_channels=-8: 0 .off."):
+        validate(cfg("device=cpu", "output.vae_conv_channels=-8"))
+    assert validate(cfg("device=cpu", "output.vae_conv_channels=0")).vae_conv_channels == 0

@@ -151,29 +151,35 @@ def test_subpixel_upsample_decodes_the_same_video():
 
 
 @pytest.mark.parametrize("fused", [False, True])
-def test_padded_head_channels_decode_the_same_video(fused):
-    """pad_head_channels: the 3-channel head conv computes 16 channels (zero weights past 3) and keeps 3: the same
-    video (float64: to rounding; the padded sums are the same sums), in Wan's layout and in the fast defaults'
-    (channels-last, padding in the conv, with the norm + history function of compile/vae_kernel.py's CPU
-    reference); its weights stay 3 channels; 0 turns it off, fewer than 3 channels is refused."""
+def test_padded_conv_channels_decode_the_same_video(fused):
+    """pad_conv_channels: the residual blocks' convs with fewer output channels compute 64 (zero weights past
+    theirs) and pass on a view of their own: the same video (float64, to rounding: the same sums), in Wan's
+    layout and in the fast defaults' (channels-last, padding in the conv, with the norm + history function of
+    compile/vae_kernel.py's CPU reference); the weights keep their shapes, the head is not padded; 0 turns
+    it off, a negative count is refused."""
     from compile.vae_kernel import reference_norm_silu_history
+    from model.vae import ResidualBlock
     dec = WanVAEDecoder(TINY).double().eval()
     dec.load_state_dict(tiny().state_dict())
     z = latents(5, seed=10).double()
     ref = dec.decode(z)
     fast = WanVAEDecoder(TINY).double().eval()
     fast.load_state_dict(dec.state_dict())
-    fast.pad_head_channels(16)
-    head = fast.decoder.head[2]
-    assert head.out_pad == 16 and head.weight.shape[0] == 3
+    fast.pad_conv_channels(64)
+    convs = [c for m in fast.modules() if isinstance(m, ResidualBlock) for c in (m.residual[2], m.residual[6])]
+    assert len(convs) == 28 and all(c.out_pad == 64 for c in convs)       # TINY: all below 64 channels
+    assert fast.decoder.head[2].out_pad == 0 and all(c.weight.shape[0] < 64 for c in convs)
     assert_close(fast.decode(z), ref, atol=1e-12, rtol=1e-12)
     fast.to_channels_last().pad_space_in_conv()
     if fused:
         fast.fuse_norm_history(reference_norm_silu_history)
     assert_close(stream(fast, z, [1, 2, 2])[0], ref, atol=1e-12, rtol=1e-12)
-    assert fast.pad_head_channels(0).decoder.head[2].out_pad == 0
-    with pytest.raises(ValueError, match="vae head channels 2: at least the head's 3"):
-        fast.pad_head_channels(2)
+    fast.pad_conv_channels(0)
+    assert not any(c.out_pad for c in convs)
+    fast.pad_conv_channels(32)
+    assert all(c.out_pad == (32 if c.out_channels < 32 else 0) for c in convs)
+    with pytest.raises(ValueError, match="vae conv channels -1"):
+        fast.pad_conv_channels(-1)
 
 
 def test_history_before_norm_decodes_the_same_video():

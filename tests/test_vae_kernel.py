@@ -53,6 +53,16 @@ def test_reference_updates_the_history_and_adds_the_bias():
     assert_close(out, y * torch.sigmoid(y))
 
 
+def test_pixel_stride_reads_ndhwc_and_its_channel_slices_only():
+    cl = torch.channels_last_3d
+    x = torch.zeros(2, 128, 3, 4, 5).contiguous(memory_format=cl)
+    assert vae_kernel.pixel_stride(x) == 128 and vae_kernel.pixel_stride(x[:, :96]) == 128
+    assert vae_kernel.pixel_stride(x[:, 32:]) == 128                # a channel offset is the data pointer's
+    assert vae_kernel.pixel_stride(torch.zeros(2, 8, 3, 4, 5)) is None            # NCDHW
+    assert vae_kernel.pixel_stride(x[:, :, 1:]) is None                           # frames cut: not one block
+    assert vae_kernel.pixel_stride(x[:, :, :, :, :4]) is None                     # columns cut
+
+
 def test_channels_first_history_is_refused():
     x, hist = torch.zeros(1, 4, 2, 2, 3), torch.zeros(1, 4, 2, 2, 3)
     with pytest.raises(ValueError, match="channels-last"):
@@ -62,13 +72,16 @@ def test_channels_first_history_is_refused():
 @pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("c,t,b", [(96, 4, 1), (192, 2, 2), (384, 1, 1), (8, 4, 2), (384, 4, 1)])
-def test_kernel_equals_the_reference(dtype, c, t, b):
+@pytest.mark.parametrize("c,t,b,wide", [(96, 4, 1, 96), (192, 2, 2, 192), (384, 1, 1, 384), (8, 4, 2, 8),
+                                        (384, 4, 1, 384), (96, 4, 1, 128), (8, 2, 2, 64)])
+def test_kernel_equals_the_reference(dtype, c, t, b, wide):
     """The Triton kernel against the reference: the conv input to float rounding, the history bit-exact
-    (with and without the previous conv's bias; T = 1 keeps one old frame), odd pixel counts masked."""
+    (with and without the previous conv's bias; T = 1 keeps one old frame), odd pixel counts masked; x also as
+    the first c channels of a `wide` NDHWC tensor (a padded conv's output, read in place)."""
     g = torch.Generator(device="cuda").manual_seed(c + t)
     cl = torch.channels_last_3d
-    x = torch.randn(b, c, t, 7, 13, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
+    x = torch.randn(b, wide, t, 7, 13, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)[:, :c]
+    assert vae_kernel.pixel_stride(x) == wide
     hist = torch.randn(b, c, 2, 7, 13, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
     gamma = (torch.rand(c, 1, 1, 1, device="cuda", generator=g) + 0.5).to(dtype)
     bias = torch.randn(c, device="cuda", generator=g).to(dtype)
@@ -89,7 +102,8 @@ def test_kernel_equals_the_reference(dtype, c, t, b):
 @cuda
 def test_fused_decoder_compiled_equals_decode():
     """The whole tiny decoder with the Triton kernel, eager and compiled (fullgraph, float32; the opaque op and
-    the triton_op), against Wan's layout decoding the video at once."""
+    the triton_op; the opaque op with the residual convs padded to 64 output channels, pad_conv_channels),
+    against Wan's layout decoding the video at once."""
     torch.backends.cudnn.allow_tf32 = False
     dec = decoder(torch.float32).cuda()
     z = torch.randn(1, 7, 16, 6, 10, generator=torch.Generator().manual_seed(3)).cuda()
@@ -98,9 +112,10 @@ def test_fused_decoder_compiled_equals_decode():
     fast.to_channels_last().pad_space_in_conv().subpixel_upsample().fuse_norm_history(
         vae_kernel.fused_norm_silu_history)
     assert (streamed(fast, z, [1, 3, 3], per_frame=True) - ref).abs().max() < 1e-4
-    for fn in (vae_kernel.fused_norm_silu_history, vae_kernel.fused_norm_silu_history_traced):
+    for fn, pad in ((vae_kernel.fused_norm_silu_history, 0), (vae_kernel.fused_norm_silu_history_traced, 0),
+                    (vae_kernel.fused_norm_silu_history, 64)):
         torch._dynamo.reset()
-        fast.fuse_norm_history(fn)
+        fast.fuse_norm_history(fn).pad_conv_channels(pad)
         compiled, state = torch.compile(fast, fullgraph=True), fast.new_stream(1, (6, 10))
         with torch.no_grad():
             parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
