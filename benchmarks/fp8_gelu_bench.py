@@ -1,6 +1,6 @@
 """Time the FFN hidden's GELU + row-wise FP8 quantization alone on the GPU: compile/fp8_kernel.py's kernel against
-the same math compiled by Inductor (what the fp8dq_row path runs without lever fp8_gelu), and the kernel's `fast`
-variant (approximate tanh, no division per element), [4680, 8960] BF16.
+the same math compiled by Inductor (what the fp8dq_row path runs without lever fp8_gelu), [4680, 8960] BF16.
+(Its run of 2026-11-26 10:04Z also timed a `fast` variant, approximate tanh: 91 vs 120 us, dropped: row 40.)
 CUDA events, 10 warm-up calls, median of 50. Prints one table; `--json PATH` writes the row.
 
     python benchmarks/fp8_gelu_bench.py
@@ -40,12 +40,11 @@ def main():
     h = torch.randn(args.rows, args.cols, device="cuda").to(torch.bfloat16)
     moved = h.numel() * 3 + args.rows * 4                     # BF16 read, FP8 written, scales
     inductor = torch.compile(fp8_kernel.gelu_fp8_rows_reference)
-    kernels = {"inductor": inductor, "kernel": fp8_kernel.gelu_fp8_rows,
-               "kernel_fast": lambda x: fp8_kernel.gelu_fp8_rows(x, True)}
+    kernels = {"inductor": inductor, "kernel": fp8_kernel.gelu_fp8_rows}
     rows = {name: median_us(fn, h) for name, fn in kernels.items()}
     rq, rs = fp8_kernel.gelu_fp8_rows_reference(h)
     same = {}
-    for name in ("kernel", "kernel_fast"):
+    for name in ("kernel",):
         q, s = kernels[name](h)
         same[name] = {"fp8_bytes_equal": (q.view(torch.uint8) == rq.view(torch.uint8)).float().mean().item(),
                       "scales_equal": (s == rs).float().mean().item()}

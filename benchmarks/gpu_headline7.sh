@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Not yet run (written 2026-11-26 for the next device session). The headline with this session's kept lever,
+# Run 2026-11-26 10:07Z at 7bc3a59 (headline 7, BENCHMARKS.md). The headline with session 7's kept lever,
 # fp8_gelu on the FP8 path (DiT alone: 82.0 -> 78.9 ms per latent frame, gpu_fp8_gelu.sh): eager reference, the
 # BF16 default, FP8 row-wise with its levers, one process, full reference run, streaming VAE, decoded-frame PSNR
 # against the eager reference. Prediction: BF16 as in headline 6 (84.8, end to end 121.0; nothing of its path

@@ -34,57 +34,45 @@ UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only
 
 if triton is not None:
     @triton.jit
-    def _gelu_q(x_ptr, m, FAST: tl.constexpr):
+    def _gelu_q(x_ptr, m):
         x = tl.load(x_ptr, mask=m, other=0.0).to(tl.float32)
-        # tanh GELU: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), tanh from libdevice as Inductor's, or
-        # with FAST the hardware's approximate tanh (one MUFU instruction, relative error ~2^-11)
+        # tanh GELU: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), tanh from libdevice as Inductor's
         u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-        if FAST:
-            t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=r,r", [u], dtype=tl.float32, is_pure=True,
-                                          pack=1)
-        else:
-            t = libdevice.tanh(u)
-        return (0.5 * x * (1.0 + t)).to(tl.bfloat16).to(tl.float32)
+        return (0.5 * x * (1.0 + libdevice.tanh(u))).to(tl.bfloat16).to(tl.float32)
 
     @triton.jit
-    def _to_fp8(g, scale, inv, FMAX: tl.constexpr, FAST: tl.constexpr):
-        y = g * inv if FAST else g / scale
-        return tl.minimum(tl.maximum(y, -FMAX), FMAX).to(tl.float8e4nv)
+    def _to_fp8(g, scale, FMAX: tl.constexpr):
+        return tl.minimum(tl.maximum(g / scale, -FMAX), FMAX).to(tl.float8e4nv)
 
     @triton.jit
-    def _gelu_fp8_rows_kernel(h_ptr, q_ptr, s_ptr, N, A: tl.constexpr, B: tl.constexpr, FMAX: tl.constexpr,
-                              FAST: tl.constexpr):
+    def _gelu_fp8_rows_kernel(h_ptr, q_ptr, s_ptr, N, A: tl.constexpr, B: tl.constexpr, FMAX: tl.constexpr):
         """One row of N = A + (at most B) elements in registers: a power-of-2 part A and a masked tail B (for
-        8960: 8192 + 1024, 3% idle lanes instead of 45% in one block of 16384). FAST: the approximate tanh and a
-        multiplication by the scale's reciprocal instead of a division per element."""
+        8960: 8192 + 1024, 3% idle lanes instead of 45% in one block of 16384)."""
         base = tl.program_id(0).to(tl.int64) * N
         ca = tl.arange(0, A)
-        ga = _gelu_q(h_ptr + base + ca, ca < N, FAST)
+        ga = _gelu_q(h_ptr + base + ca, ca < N)
         amax = tl.max(tl.abs(ga), axis=0)
         if B > 0:
             cb = A + tl.arange(0, B)
             mb = cb < N
-            gb = _gelu_q(h_ptr + base + cb, mb, FAST)
+            gb = _gelu_q(h_ptr + base + cb, mb)
             amax = tl.maximum(amax, tl.max(tl.where(mb, tl.abs(gb), 0.0), axis=0))
         scale = (amax / FMAX).to(tl.bfloat16).to(tl.float32)
         scale = tl.where(scale == 0.0, 1.0, scale)
-        inv = 1.0 / scale
-        tl.store(q_ptr + base + ca, _to_fp8(ga, scale, inv, FMAX, FAST), mask=ca < N)
+        tl.store(q_ptr + base + ca, _to_fp8(ga, scale, FMAX), mask=ca < N)
         if B > 0:
-            tl.store(q_ptr + base + cb, _to_fp8(gb, scale, inv, FMAX, FAST), mask=mb)
+            tl.store(q_ptr + base + cb, _to_fp8(gb, scale, FMAX), mask=mb)
         tl.store(s_ptr + tl.program_id(0), scale)
 
     @triton_op("longlive::gelu_fp8_rows", mutates_args={})
-    def gelu_fp8_rows(h: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """h [M, N] BF16, contiguous -> (GELU(h) quantized to e4m3 [M, N], its float32 row scales [M, 1]).
-        `fast` (not measured yet): the approximate tanh and no division per element; the result may differ
-        from torchao's in a few rounding cases."""
+    def gelu_fp8_rows(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h [M, N] BF16, contiguous -> (GELU(h) quantized to e4m3 [M, N], its float32 row scales [M, 1])."""
         M, N = h.shape
         q = torch.empty((M, N), dtype=torch.float8_e4m3fn, device=h.device)
         s = torch.empty((M, 1), dtype=torch.float32, device=h.device)
         a = 1 << (N.bit_length() - 1)                  # the largest power of 2 <= N
         b = triton.next_power_of_2(N - a) if N > a else 0
-        wrap_triton(_gelu_fp8_rows_kernel)[(M,)](h, q, s, N, A=a, B=b, FMAX=FP8_MAX, FAST=fast,
+        wrap_triton(_gelu_fp8_rows_kernel)[(M,)](h, q, s, N, A=a, B=b, FMAX=FP8_MAX,
                                                  num_warps=16 if a >= 8192 else 8 if a >= 2048 else 4)
         return q, s
 
@@ -108,10 +96,10 @@ def down_weights(linear) -> tuple:
 def gelu_fp8_ffn(ffn, x):
     """`FeedForward` with lever fp8_gelu: the up projection as torchao runs it, then this module's kernel, then
     the down projection's FP8 GEMM on the kernel's output (the same call torchao makes, bias included).
-    `ffn.down_fp8`: down_weights(ffn[2]) and whether the kernel runs `fast` (lever fp8_gelu_fast)."""
+    `ffn.down_fp8`: down_weights(ffn[2])."""
     h = ffn[0](x)
-    w, ws, fast_accum, fast = ffn.down_fp8
-    q, s = gelu_fp8_rows(h.reshape(-1, h.shape[-1]), fast)
+    w, ws, fast_accum = ffn.down_fp8
+    q, s = gelu_fp8_rows(h.reshape(-1, h.shape[-1]))
     y = torch._scaled_mm(q, w, scale_a=s, scale_b=ws, bias=ffn[2].bias, out_dtype=h.dtype,
                          use_fast_accum=fast_accum)
     return y.view(*x.shape[:-1], y.shape[-1])

@@ -39,8 +39,6 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
     fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
-    fp8_gelu_fast  fp8_gelu with the kernel's approximate tanh and no division per element (a few roundings
-             differ from torchao's; CUDA test): not measured yet
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
@@ -65,7 +63,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu", "fp8_gelu_fast")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -154,7 +152,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         else:
             for block in model.blocks:
                 block.ffn.gelu_epilogue = True
-    if "fp8_gelu" in cfg.levers or "fp8_gelu_fast" in cfg.levers:
+    if "fp8_gelu" in cfg.levers:
         from . import fp8_kernel
         why = _kernel_unavailable(fp8_kernel, device)
         if why is None and quant.scheme != "fp8dq_row":
@@ -164,9 +162,8 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         if why is not None:
             log.info("lever fp8_gelu skipped: %s", why)
         else:
-            fast = "fp8_gelu_fast" in cfg.levers
             for block in model.blocks:
-                block.ffn.down_fp8 = (*fp8_kernel.down_weights(block.ffn[2]), fast)
+                block.ffn.down_fp8 = fp8_kernel.down_weights(block.ffn[2])
                 block.ffn.fp8_gelu = fp8_kernel.gelu_fp8_ffn
     for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
         if lever not in cfg.levers:

@@ -54,22 +54,7 @@ def test_kernel_equals_the_reference():
 
 
 @fp8_gpu
-def test_fast_kernel_stays_within_one_fp8_step():
-    """The `fast` variant (approximate tanh, the scale's reciprocal): a few roundings may differ, none by more
-    than about one e4m3 step (3 mantissa bits: 1/8 relative, 2^-9 of the scale near zero), and nearly every
-    scale is the same."""
-    h = hidden(device="cuda")
-    q, s = fp8_kernel.gelu_fp8_rows(h, True)
-    rq, rs = fp8_kernel.gelu_fp8_rows_reference(h)
-    assert (s == rs).float().mean().item() > 0.98
-    got, want = q.float() * s, rq.float() * rs                  # dequantized
-    assert ((got - want).abs() <= 0.13 * want.abs() + 2 ** -8 * rs).all()
-    assert (q.view(torch.uint8) == rq.view(torch.uint8)).float().mean().item() > 0.99
-
-
-@fp8_gpu
-@pytest.mark.parametrize("lever", ["fp8_gelu", "fp8_gelu_fast"])
-def test_ffn_with_the_lever_tracks_torchaos_ffn(lever):
+def test_ffn_with_the_lever_tracks_torchaos_ffn():
     """The fp8dq_row model with the lever: every FFN's output against torchao's own FFN, eager, BF16."""
     from quant.schemes import QuantConfig
     from model.wan import CausalWanModel
@@ -78,7 +63,7 @@ def test_ffn_with_the_lever_tracks_torchaos_ffn(lever):
     with torch.device("cuda"):
         base = CausalWanModel(cfg).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
     ref = optimize(copy.deepcopy(base), CompileConfig(), QuantConfig("fp8dq_row"))
-    fast = optimize(copy.deepcopy(base), CompileConfig(levers=(lever,)), QuantConfig("fp8dq_row"))
+    fast = optimize(copy.deepcopy(base), CompileConfig(levers=("fp8_gelu",)), QuantConfig("fp8dq_row"))
     assert all(b.ffn.fp8_gelu is not None for b in fast.blocks)
     x = torch.randn(2, 300, cfg.dim, device="cuda", dtype=torch.bfloat16)
     with torch.no_grad():
