@@ -168,3 +168,101 @@ def fused_norm_silu_history_opaque(x, hist, bias, gamma, scale):
 def reference_norm_silu_history(x, hist, bias, gamma, scale):
     """fused_norm_silu_history's signature over the plain-torch reference (CPU tests of the wiring)."""
     return norm_silu_history_reference(x, hist, bias, bias is not None, gamma.view(-1), scale)
+
+
+# The VAE's head conv (96 -> 3 channels, 3x3x3, at full resolution) as one Triton kernel. cuDNN runs it at
+# ~20 TFLOP/s (1.24 ms of a ~32 ms pass on the H100, BENCHMARKS.md, VAE): its implicit GEMM reads the 27 taps'
+# inputs again for every output tile (2592 values per output pixel) to feed an MMA tile far wider than 3
+# outputs, so it is bound by those reads, not by its FLOPs (padding the output channels did not help). This
+# kernel takes a BLOCK_H x BLOCK_W tile of output pixels of one frame and, for each of the 27 taps, loads the
+# shifted input tile (channels contiguous, NDHWC: neighbouring taps overlap, so most of those loads hit L1)
+# and accumulates tap @ weight[tap] ([C, 16], the 3 output channels zero-padded for the MMA) in float32.
+# Zero padding in height and width is the loads' mask; no temporal padding (the input carries its 2 history
+# frames: T + 2 frames in, T out), no bias (CausalConv3d.conv_no_bias's contract).
+
+def head_conv_reference(x, weight):
+    """What the kernel computes: x [B, C, T + 2, H, W] (the conv input with its history), weight [Co, C, 3, 3, 3]
+    -> [B, Co, T, H, W], zero padding 1 in height and width, none in time, no bias."""
+    return F.conv3d(x, weight, None, 1, (0, 1, 1))
+
+
+if triton is not None:
+    @triton.jit
+    def _head_conv_kernel(x_ptr, w_ptr, out_ptr, H, W, C: tl.constexpr, CO: tl.constexpr, T: tl.constexpr,
+                          BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_C: tl.constexpr,
+                          BLOCK_N: tl.constexpr, IEEE: tl.constexpr):
+        """Grid (W tiles, H tiles, B * T). x NDHWC contiguous [B, T + 2, H, W, C]; w [27, C, BLOCK_N] (tap, in,
+        out zero-padded); out NDHWC [B, T, H, W, CO]."""
+        bt = tl.program_id(2)
+        b = bt // T
+        t = bt % T
+        m = tl.arange(0, BLOCK_H * BLOCK_W)
+        h = tl.program_id(1) * BLOCK_H + m // BLOCK_W
+        w = tl.program_id(0) * BLOCK_W + m % BLOCK_W
+        n = tl.arange(0, BLOCK_N)
+        acc = tl.zeros((BLOCK_H * BLOCK_W, BLOCK_N), dtype=tl.float32)
+        for dt in tl.static_range(3):
+            frame = (b * (T + 2) + t + dt).to(tl.int64) * H * W
+            for dh in tl.static_range(3):
+                hh = h + (dh - 1)
+                for dw in tl.static_range(3):
+                    ww = w + (dw - 1)
+                    ok = (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+                    pix = (frame + hh * W + ww) * C
+                    for c0 in tl.static_range(0, C, BLOCK_C):
+                        c = c0 + tl.arange(0, BLOCK_C)
+                        a = tl.load(x_ptr + pix[:, None] + c[None, :], mask=ok[:, None] & (c[None, :] < C),
+                                    other=0.0)
+                        k = ((dt * 3 + dh) * 3 + dw) * C
+                        wt = tl.load(w_ptr + (k + c[:, None]) * BLOCK_N + n[None, :], mask=c[:, None] < C,
+                                     other=0.0)
+                        if IEEE:
+                            acc = tl.dot(a, wt, acc, input_precision="ieee")
+                        else:
+                            acc = tl.dot(a, wt, acc)
+        out = ((bt.to(tl.int64) * H + h) * W + w) * CO
+        keep = ((h < H) & (w < W))[:, None] & (n[None, :] < CO)
+        tl.store(out_ptr + out[:, None] + n[None, :], acc.to(out_ptr.dtype.element_ty), mask=keep)
+
+    HEAD_TILE = (8, 32, 8)          # BLOCK_H, BLOCK_W, num_warps (benchmarks/vae_head_bench.py picks)
+
+    def _head_out_like(x, co):
+        B, C, T2, H, W = x.shape
+        return x.new_empty((B, T2 - 2, H, W, co)).permute(0, 4, 1, 2, 3)
+
+    def _head_weights(weight, block_n):
+        co, c = weight.shape[:2]
+        wt = weight.new_zeros((27, c, block_n))
+        wt[:, :, :co] = weight.permute(2, 3, 4, 1, 0).reshape(27, c, co)
+        return wt
+
+    def head_conv_launch(x, weight, tile=None):
+        """The kernel on x [B, C, T + 2, H, W] NDHWC contiguous and weight [Co <= 16, C, 3, 3, 3]; `tile`:
+        (BLOCK_H, BLOCK_W, num_warps), default HEAD_TILE."""
+        B, C, T2, H, W = x.shape
+        co = weight.shape[0]
+        out = _head_out_like(x, co)
+        bh, bw, warps = tile or HEAD_TILE
+        block_c = 32 if C % 32 == 0 else max(16, triton.next_power_of_2(C))
+        _head_conv_kernel[(triton.cdiv(W, bw), triton.cdiv(H, bh), B * (T2 - 2))](
+            x, _head_weights(weight, 16), out, H, W, C=C, CO=co, T=T2 - 2, BLOCK_H=bh, BLOCK_W=bw,
+            BLOCK_C=block_c, BLOCK_N=16, IEEE=x.dtype == torch.float32, num_warps=warps)
+        return out
+
+    @torch.library.custom_op("longlive::vae_head_conv", mutates_args=())
+    def head_conv_op(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """head_conv_reference on the GPU (x NDHWC contiguous); an opaque op to torch.compile, as the norm's."""
+        return head_conv_launch(x, weight)
+
+    @head_conv_op.register_fake
+    def _(x, weight):
+        return _head_out_like(x, weight.shape[0])
+
+
+def head_conv(x, weight):
+    """The model's entry (WanVAEDecoder.head_conv_kernel): the head conv of x [B, C, T + 2, H, W] (its history
+    included) without bias, through the Triton kernel; x made NDHWC contiguous first where it is not."""
+    if weight.shape[0] > 16 or tuple(weight.shape[2:]) != (3, 3, 3):
+        raise ValueError(f"the head conv kernel takes 3x3x3 weights of at most 16 output channels, not "
+                         f"{tuple(weight.shape)}")
+    return head_conv_op(x.contiguous(memory_format=torch.channels_last_3d), weight)
