@@ -8,7 +8,7 @@
 # the VAE with and without it (default tile), one process. Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
-step 240 python -m pytest -q -x tests/test_vae_kernel.py
+step 300 python -m pytest -q -x tests/test_vae_kernel.py
 grep -q "passed" <(tail -n 3 $LOG) && ! grep -q "failed\|error" <(tail -n 3 $LOG) || exit 1
 step 120 python benchmarks/vae_head_bench.py --json $OUT/vae_head_bench.json
 V=cl:frame:compiled:timed+convpad+subpixel+fused+graph+chan128

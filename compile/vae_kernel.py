@@ -188,11 +188,11 @@ def head_conv_reference(x, weight):
 
 if triton is not None:
     @triton.jit
-    def _head_conv_kernel(x_ptr, w_ptr, out_ptr, H, W, C: tl.constexpr, CO: tl.constexpr, T: tl.constexpr,
+    def _head_conv_kernel(x_ptr, w_ptr, out_ptr, H, W, T, C: tl.constexpr, CO: tl.constexpr,
                           BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_C: tl.constexpr,
                           BLOCK_N: tl.constexpr, IEEE: tl.constexpr):
         """Grid (W tiles, H tiles, B * T). x NDHWC contiguous [B, T + 2, H, W, C]; w [27, C, BLOCK_N] (tap, in,
-        out zero-padded); out NDHWC [B, T, H, W, CO]."""
+        out zero-padded); out NDHWC [B, T, H, W, CO]. The 27 taps are a loop (not unrolled: a short compile)."""
         bt = tl.program_id(2)
         b = bt // T
         t = bt % T
@@ -201,25 +201,21 @@ if triton is not None:
         w = tl.program_id(0) * BLOCK_W + m % BLOCK_W
         n = tl.arange(0, BLOCK_N)
         acc = tl.zeros((BLOCK_H * BLOCK_W, BLOCK_N), dtype=tl.float32)
-        for dt in tl.static_range(3):
+        for k in range(27):
+            dt = k // 9
+            hh = h + ((k // 3) % 3 - 1)
+            ww = w + (k % 3 - 1)
             frame = (b * (T + 2) + t + dt).to(tl.int64) * H * W
-            for dh in tl.static_range(3):
-                hh = h + (dh - 1)
-                for dw in tl.static_range(3):
-                    ww = w + (dw - 1)
-                    ok = (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-                    pix = (frame + hh * W + ww) * C
-                    for c0 in tl.static_range(0, C, BLOCK_C):
-                        c = c0 + tl.arange(0, BLOCK_C)
-                        a = tl.load(x_ptr + pix[:, None] + c[None, :], mask=ok[:, None] & (c[None, :] < C),
-                                    other=0.0)
-                        k = ((dt * 3 + dh) * 3 + dw) * C
-                        wt = tl.load(w_ptr + (k + c[:, None]) * BLOCK_N + n[None, :], mask=c[:, None] < C,
-                                     other=0.0)
-                        if IEEE:
-                            acc = tl.dot(a, wt, acc, input_precision="ieee")
-                        else:
-                            acc = tl.dot(a, wt, acc)
+            ok = (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+            pix = (frame + hh * W + ww) * C
+            for c0 in tl.static_range(0, C, BLOCK_C):
+                c = c0 + tl.arange(0, BLOCK_C)
+                a = tl.load(x_ptr + pix[:, None] + c[None, :], mask=ok[:, None] & (c[None, :] < C), other=0.0)
+                wt = tl.load(w_ptr + (k * C + c[:, None]) * BLOCK_N + n[None, :], mask=c[:, None] < C, other=0.0)
+                if IEEE:
+                    acc = tl.dot(a, wt, acc, input_precision="ieee")
+                else:
+                    acc = tl.dot(a, wt, acc)
         out = ((bt.to(tl.int64) * H + h) * W + w) * CO
         keep = ((h < H) & (w < W))[:, None] & (n[None, :] < CO)
         tl.store(out_ptr + out[:, None] + n[None, :], acc.to(out_ptr.dtype.element_ty), mask=keep)
@@ -245,7 +241,7 @@ if triton is not None:
         bh, bw, warps = tile or HEAD_TILE
         block_c = 32 if C % 32 == 0 else max(16, triton.next_power_of_2(C))
         _head_conv_kernel[(triton.cdiv(W, bw), triton.cdiv(H, bh), B * (T2 - 2))](
-            x, _head_weights(weight, 16), out, H, W, C=C, CO=co, T=T2 - 2, BLOCK_H=bh, BLOCK_W=bw,
+            x, _head_weights(weight, 16), out, H, W, T2 - 2, C=C, CO=co, BLOCK_H=bh, BLOCK_W=bw,
             BLOCK_C=block_c, BLOCK_N=16, IEEE=x.dtype == torch.float32, num_warps=warps)
         return out
 
