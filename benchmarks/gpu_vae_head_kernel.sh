@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# VAE head conv as a Triton kernel (written and run 2026-11-26). cuDNN runs the 96 -> 3 channel head at ~20
+# VAE head conv as a Triton kernel (written and run 2026-11-26 10:47Z at b62c4dc; dropped and removed since,
+# OPTIMIZATION_LOG.md row 43: the kernel, benchmarks/vae_head_bench.py and the vae_bench variant `head` are in
+# b62c4dc only; this file is the record of that call). cuDNN runs the 96 -> 3 channel head at ~20
 # TFLOP/s (1.24 ms a pass), bound by its implicit im2col's reads: 2592 input values per output pixel from L2, and
 # padding its output channels did not help (OPTIMIZATION_LOG.md row 41). compile/vae_kernel.py's kernel takes a
 # tile of output pixels and loads the 27 shifted input tiles (mostly L1 hits) into tl.dot with 16 outputs.

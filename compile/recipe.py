@@ -289,8 +289,7 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
-                fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0,
-                head_kernel: bool = False):
+                fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -307,9 +306,7 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   kernels a pass. Shares the DiT graphs' memory pool (they never run at once).
       conv_channels  the residual blocks' convs with fewer output channels compute this many (zero weights),
                   passing on a view of theirs (WanVAEDecoder.pad_conv_channels; 0: off): in Wan2.1 the six
-                  96-channel full-resolution convs, 2.14 -> 1.55 ms a call on the H100 with 128.
-      head_kernel with the fused norm: the head conv (96 -> 3 channels) as a Triton kernel of its own
-                  (vae_kernel.head_conv; cuDNN runs it at ~20 TFLOP/s, bound by its im2col reads)."""
+                  96-channel full-resolution convs, 2.14 -> 1.55 ms a call on the H100 with 128."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
@@ -324,7 +321,6 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                 raise ValueError(f"output.vae_fused_norm_op={fused_norm_op!r}: one of {VAE_NORM_OPS}")
             vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_opaque if fused_norm_op == "opaque"
                                   else vae_kernel.fused_norm_silu_history_traced)
-            vae.head_conv_kernel(vae_kernel.head_conv if head_kernel else None)
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     if vae_cuda_graphs_apply(cfg, cuda_graphs):
         from .cudagraph import GraphedVAEPasses

@@ -276,11 +276,9 @@ class Upsample(nn.Module):
 class Decoder3d(nn.Module):
     """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan.
     `history_before_norm`, `norm_history`: the head's conv caches its frames before the RMSNorm + SiLU, as
-    ResidualBlock's; with `norm_history`, `head_conv` (WanVAEDecoder.head_conv_kernel) may replace the head's
-    bare convolution: fn(conv input, weight) -> output without bias."""
+    ResidualBlock's."""
     history_before_norm = False
     norm_history = None
-    head_conv = None
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -307,9 +305,8 @@ class Decoder3d(nn.Module):
             x = layer(x, caches, first) if isinstance(layer, Upsample) else layer(x, caches)
         norm, act, conv = self.head
         if self.norm_history is not None and caches is not None:
-            y = self.norm_history(x, caches[conv.cache_name], None, norm.gamma, norm.scale)
-            y = conv.conv_no_bias(y) if self.head_conv is None else self.head_conv(y, conv.weight)
-            return y + conv.bias_view()
+            return conv.conv_no_bias(self.norm_history(x, caches[conv.cache_name], None, norm.gamma, norm.scale)) \
+                + conv.bias_view()
         if self.history_before_norm:
             return conv(x, caches, prologue=lambda t: act(norm(t)))
         return conv(act(norm(x)), caches)
@@ -419,13 +416,6 @@ class WanVAEDecoder(nn.Module):
         for m in self.modules():
             if isinstance(m, (ResidualBlock, Decoder3d)):
                 m.norm_history = fn
-        return self
-
-    def head_conv_kernel(self, fn=None) -> "WanVAEDecoder":
-        """Run the head conv (96 -> 3 channels) of streaming passes with the fused norm (fuse_norm_history) as
-        `fn(x, weight)` (compile/vae_kernel.py: head_conv, a Triton kernel; head_conv_reference on the CPU);
-        None: the plain convolution. The same sums in another order."""
-        self.decoder.head_conv = fn
         return self
 
     def cached_convs(self):

@@ -53,42 +53,6 @@ def test_reference_updates_the_history_and_adds_the_bias():
     assert_close(out, y * torch.sigmoid(y))
 
 
-def test_head_conv_wiring_with_the_reference_is_the_same_video():
-    """head_conv_kernel with the plain-torch reference in the fused path (float64): bit-exact against the path
-    without it, Wan's layout to float64 rounding; the kernel's entry refuses weights it was not written for."""
-    dec = decoder(torch.float64)
-    z = torch.randn(1, 5, 16, 4, 6, generator=torch.Generator().manual_seed(4)).double()
-    ref = dec.decode(z)
-    fast = decoder(torch.float64)
-    fast.to_channels_last().pad_space_in_conv().fuse_norm_history(vae_kernel.reference_norm_silu_history)
-    plain = streamed(fast, z, [1, 2, 2])
-    fast.head_conv_kernel(vae_kernel.head_conv_reference)
-    assert fast.decoder.head_conv is vae_kernel.head_conv_reference
-    assert torch.equal(streamed(fast, z, [1, 2, 2]), plain) and (plain - ref).abs().max() < 1e-8
-    assert fast.head_conv_kernel(None).decoder.head_conv is None
-    with pytest.raises(ValueError, match="at most 16 output channels"):
-        vae_kernel.head_conv(torch.zeros(1, 8, 3, 4, 4), torch.zeros(32, 8, 3, 3, 3))
-
-
-@pytest.mark.cuda
-@cuda
-@pytest.mark.parametrize("c,t,b,hw,dtype", [(96, 4, 1, (37, 70), torch.float32), (96, 4, 1, (37, 70), torch.bfloat16),
-                                            (96, 1, 1, (9, 33), torch.bfloat16), (8, 1, 2, (16, 24), torch.bfloat16),
-                                            (40, 2, 1, (8, 8), torch.float32)])
-def test_head_conv_kernel_equals_the_convolution(c, t, b, hw, dtype):
-    """The Triton head conv against F.conv3d (zero padding 1 in height and width, none in time): float32 to
-    rounding (IEEE dot), BF16 to its rounding; tiles cut at odd edges, channel counts not a multiple of 32."""
-    g = torch.Generator(device="cuda").manual_seed(c + t)
-    cl = torch.channels_last_3d
-    x = torch.randn(b, c, t + 2, *hw, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
-    w = (torch.randn(3, c, 3, 3, 3, device="cuda", generator=g) / c ** 0.5).to(dtype)
-    out = vae_kernel.head_conv(x, w)
-    ref = vae_kernel.head_conv_reference(x.double(), w.double())
-    assert out.shape == (b, 3, t, *hw) and out.dtype == dtype and out.is_contiguous(memory_format=cl)
-    tol = 1e-4 if dtype == torch.float32 else 3e-2
-    assert_close(out.double(), ref, atol=tol, rtol=tol)
-
-
 def test_pixel_stride_reads_ndhwc_and_its_channel_slices_only():
     cl = torch.channels_last_3d
     x = torch.zeros(2, 128, 3, 4, 5).contiguous(memory_format=cl)
@@ -138,8 +102,8 @@ def test_kernel_equals_the_reference(dtype, c, t, b, wide):
 @cuda
 def test_fused_decoder_compiled_equals_decode():
     """The whole tiny decoder with the Triton kernel, eager and compiled (fullgraph, float32; the opaque op and
-    the triton_op; the opaque op with the residual convs padded to 64 output channels, pad_conv_channels, and
-    the head conv's kernel, head_conv_kernel), against Wan's layout decoding the video at once."""
+    the triton_op; the opaque op with the residual convs padded to 64 output channels, pad_conv_channels),
+    against Wan's layout decoding the video at once."""
     torch.backends.cudnn.allow_tf32 = False
     dec = decoder(torch.float32).cuda()
     z = torch.randn(1, 7, 16, 6, 10, generator=torch.Generator().manual_seed(3)).cuda()
@@ -148,11 +112,10 @@ def test_fused_decoder_compiled_equals_decode():
     fast.to_channels_last().pad_space_in_conv().subpixel_upsample().fuse_norm_history(
         vae_kernel.fused_norm_silu_history)
     assert (streamed(fast, z, [1, 3, 3], per_frame=True) - ref).abs().max() < 1e-4
-    for fn, pad, head in ((vae_kernel.fused_norm_silu_history, 0, None),
-                          (vae_kernel.fused_norm_silu_history_traced, 0, None),
-                          (vae_kernel.fused_norm_silu_history, 64, vae_kernel.head_conv)):
+    for fn, pad in ((vae_kernel.fused_norm_silu_history, 0), (vae_kernel.fused_norm_silu_history_traced, 0),
+                    (vae_kernel.fused_norm_silu_history, 64)):
         torch._dynamo.reset()
-        fast.fuse_norm_history(fn).pad_conv_channels(pad).head_conv_kernel(head)
+        fast.fuse_norm_history(fn).pad_conv_channels(pad)
         compiled, state = torch.compile(fast, fullgraph=True), fast.new_stream(1, (6, 10))
         with torch.no_grad():
             parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
