@@ -39,6 +39,8 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
     fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
+    ln       each residual add + LayerNorm + modulation of a block (three sites) in one Triton kernel that holds
+             the row in registers (norm_kernel.py; CUDA, BF16 weights): not measured yet
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
@@ -63,7 +65,7 @@ from .backends import choose, set_fa3_split
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu", "ln")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -165,6 +167,18 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
             for block in model.blocks:
                 block.ffn.down_fp8 = fp8_kernel.down_weights(block.ffn[2])
                 block.ffn.fp8_gelu = fp8_kernel.gelu_fp8_ffn
+    if "ln" in cfg.levers:
+        from . import norm_kernel
+        why = _kernel_unavailable(norm_kernel, device)
+        if why is None and quant.scheme != "none":
+            why = f"quant={quant.scheme}: Inductor fuses the activation quantization into these norms"
+        if why is None and not all(isinstance(b.norm3, torch.nn.LayerNorm) for b in model.blocks):
+            why = "the model has no cross-attention LayerNorm (cross_attn_norm=false)"
+        if why:
+            log.info("lever ln skipped: %s", why)
+        else:
+            for block in model.blocks:
+                block.add_norm = norm_kernel.add_norm
     for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
         if lever not in cfg.levers:
             continue

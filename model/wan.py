@@ -133,6 +133,10 @@ class FeedForward(nn.Sequential):
 
 
 class AttentionBlock(nn.Module):
+    # lever `ln` (compile/norm_kernel.py): fn(x, y, gate, norm, scale, shift, frames) -> (x + y * gate, the
+    # normalised and modulated x), at the block's three LayerNorm sites; None: the code below
+    add_norm = None
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         dim = cfg.dim
@@ -156,6 +160,9 @@ class AttentionBlock(nn.Module):
         def per_frame(t):                                           # (B, L, C) -> (B, F, T, C)
             return t.view(b, f, L // f, c)
 
+        if self.add_norm is not None:
+            return self.forward_add_norm(x, f, shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff, rope_cos,
+                                         rope_sin, cross_k, cross_v, cache_k, cache_v, plan, kv_only)
         h = (per_frame(self.norm1(x)) * (1 + scale_sa) + shift_sa).view(b, L, c)
         y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only)
         if kv_only:
@@ -164,6 +171,19 @@ class AttentionBlock(nn.Module):
         x = x + self.cross_attn(self.norm3(x), cross_k, cross_v)
         y = self.ffn((per_frame(self.norm2(x)) * (1 + scale_ff) + shift_ff).view(b, L, c))
         return x + (per_frame(y) * gate_ff).view(b, L, c)
+
+    def forward_add_norm(self, x, f, shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff, rope_cos, rope_sin,
+                         cross_k, cross_v, cache_k, cache_v, plan, kv_only):
+        """forward with `add_norm` at the three LayerNorm sites (each residual add feeding a norm joins it)."""
+        b, L, c = x.shape
+        _, h = self.add_norm(x, None, None, self.norm1, scale_sa, shift_sa, f)
+        y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only)
+        if kv_only:
+            return x
+        x, h = self.add_norm(x, y, gate_sa, self.norm3, None, None, f)
+        x, h = self.add_norm(x, self.cross_attn(h, cross_k, cross_v), None, self.norm2, scale_ff, shift_ff, f)
+        y = self.ffn(h)
+        return x + (y.view(b, f, L // f, c) * gate_ff).view(b, L, c)
 
 
 class Head(nn.Module):

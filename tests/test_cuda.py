@@ -282,6 +282,61 @@ def test_levers_with_cuda_graphs_equal_the_plain_model():
     dynamo.reset()
 
 
+@pytest.mark.parametrize("site", ["norm1", "norm3", "norm2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_add_norm_kernel_equals_the_block_code(site, dtype):
+    """compile/norm_kernel.py at the block's three LayerNorm sites (norm1 + modulation; gated residual + affine
+    norm3; residual + norm2 + modulation), 2 samples x 3 frames of 50 tokens, C = 1536 (not a power of 2),
+    per-frame vectors as the block's strided views: float32 to rounding, BF16 to BF16 rounding."""
+    from compile.norm_kernel import add_norm, add_norm_reference
+    from model.wan import LayerNorm
+    g = torch.Generator(device="cuda").manual_seed(0)
+    b, f, t, c = 2, 3, 50, 1536
+    x = torch.randn(b, f * t, c, device="cuda", generator=g).to(dtype)
+    y = torch.randn(b, f * t, c, device="cuda", generator=g).to(dtype)
+    m = (torch.randn(b, f, 6, 1, c, device="cuda", generator=g) * 0.3).to(dtype)
+    shift, scale, gate = m[:, :, 0], m[:, :, 1], m[:, :, 2]
+    norm = LayerNorm(c, 1e-6, affine=site == "norm3").to("cuda", dtype)
+    if site == "norm3":
+        with torch.no_grad():
+            norm.weight.normal_(1, 0.2, generator=g)
+            norm.bias.normal_(0, 0.2, generator=g)
+    args = {"norm1": (x, None, None, norm, scale, shift), "norm3": (x, y, gate, norm, None, None),
+            "norm2": (x, y, None, norm, scale, shift)}[site]
+    with torch.no_grad():
+        want = [t.float() for t in add_norm_reference(*args, f)]
+        got = [t.float() for t in add_norm(*args, f)]
+    tol = 1e-4 if dtype == torch.float32 else 4e-2
+    for w, o in zip(want, got):
+        assert o.shape == w.shape
+        torch.testing.assert_close(o, w, atol=tol, rtol=tol)
+
+
+def test_add_norm_lever_with_cuda_graphs_tracks_the_plain_model():
+    """Lever ln with the default levers, compiled and replayed from CUDA graphs, against the plain eager model
+    (BF16), as test_levers_with_cuda_graphs_equal_the_plain_model."""
+    import copy
+
+    import torch._dynamo as dynamo
+
+    from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
+    with torch.device("cuda"):
+        base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
+    cfg = CompileConfig.from_choice("default_cudagraphs", "sdpa", levers=("gelu", "kv_only", "kv_write", "ln"))
+    dynamo.reset()
+    model = optimize(copy.deepcopy(base), cfg)
+    assert all(b.add_norm is not None for b in model.blocks)
+    sched = schedules(1)
+    noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
+    fast = use_cuda_graphs(StreamingPipeline(model, GenerationConfig(), 1, HW), cfg)
+    with torch.no_grad():
+        ref = StreamingPipeline(base, GenerationConfig(), 1, HW).generate(sched, 30, noise()).float()
+        warm_up(fast, sched, noise)
+        out = fast.generate(sched, 30, noise()).float()
+    assert ((out - ref).norm() / ref.norm()).item() < 2e-2
+    dynamo.reset()
+
+
 def test_benchmark_with_the_vae_on_a_second_stream(tmp_path):
     """scripts/benchmark.py vae_overlap=true on the GPU (tiny model): the row has the decode (side stream),
     end-to-end and frame-interval figures."""

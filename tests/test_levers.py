@@ -91,6 +91,26 @@ def test_triton_kv_write_is_skipped_off_cuda(caplog):
     assert "lever kv_write skipped" in caplog.text
 
 
+def test_add_norm_path_with_the_reference_is_the_plain_block():
+    """AttentionBlock.forward_add_norm (lever ln's wiring) with compile/norm_kernel.py's plain-torch reference:
+    the same video and cache bit for bit (the reference is the block's own code), kv_only passes included;
+    the lever itself is skipped off CUDA."""
+    from compile.norm_kernel import add_norm_reference
+    ref_pipe, ref = run(small_model(), batch=2, sched=SCHED * 2)
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only",)))
+    for block in model.blocks:
+        block.add_norm = add_norm_reference
+    pipe, out = run(model, batch=2, sched=SCHED * 2)
+    assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
+
+
+def test_triton_add_norm_is_skipped_off_cuda(caplog):
+    with caplog.at_level(logging.INFO, logger="longlive_fast"):
+        model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("ln",)))
+    assert all(b.add_norm is None for b in model.blocks)
+    assert "lever ln skipped" in caplog.text
+
+
 def test_unknown_lever_is_refused():
     with pytest.raises(ValueError, match="compile.levers"):
         CompileConfig(levers=("fuse_everything",))

@@ -1,0 +1,71 @@
+"""Time lever ln's kernel (compile/norm_kernel.py) alone on the GPU against Inductor's compile of the same
+block code (compile/norm_kernel.add_norm_reference, as the regional compile sees it), at the block's three
+LayerNorm sites with the steady shape of the reference run (1 sample, 3 frames of 1560 tokens, C = 1536, BF16).
+CUDA events, 10 warm-up calls, median of 50; MB moved per call (inputs read once, outputs written once).
+Prints one table; `--json PATH` writes the rows.
+
+    python benchmarks/ln_bench.py
+"""
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compile.norm_kernel import add_norm, add_norm_reference  # noqa: E402
+from model.wan import LayerNorm  # noqa: E402
+
+
+def median_us(fn, warmup=10, iters=50):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    b, f, t, c = 1, 3, 1560, 1536
+    g = torch.Generator(device="cuda").manual_seed(0)
+    x = torch.randn(b, f * t, c, device="cuda", generator=g).to(torch.bfloat16)
+    y = torch.randn(b, f * t, c, device="cuda", generator=g).to(torch.bfloat16)
+    m = (torch.randn(b, f, 6, 1, c, device="cuda", generator=g) * 0.3).to(torch.bfloat16)
+    shift, scale, gate = m[:, :, 0], m[:, :, 1], m[:, :, 2]
+    plain = LayerNorm(c, 1e-6).cuda().to(torch.bfloat16)
+    affine = LayerNorm(c, 1e-6, affine=True).cuda().to(torch.bfloat16)
+    sites = {"norm1 + modulation": ((x, None, None, plain, scale, shift), 2),
+             "gated residual + norm3 (affine)": ((x, y, gate, affine, None, None), 4),
+             "residual + norm2 + modulation": ((x, y, None, plain, scale, shift), 4)}
+    inductor = torch.compile(add_norm_reference, dynamic=False)
+    rows = []
+    with torch.no_grad():
+        for name, (a, tensors) in sites.items():
+            mb = tensors * x.numel() * x.element_size() / 1e6
+            ui = median_us(lambda: inductor(*a, f))
+            uk = median_us(lambda: add_norm(*a, f))
+            diff = max((p.float() - q.float()).abs().max().item() for p, q in zip(inductor(*a, f), add_norm(*a, f)))
+            rows.append({"site": name, "mb": mb, "inductor_us": ui, "kernel_us": uk, "inductor_tb_s": mb / ui / 1e6,
+                         "kernel_tb_s": mb / uk / 1e6, "max_abs_diff": diff})
+    out = {"device": torch.cuda.get_device_name(), "shape": [b, f * t, c], "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"{out['device']}: residual + LayerNorm + modulation, [{b}, {f * t}, {c}] BF16")
+    for r in rows:
+        print(f"{r['site']:34s} {r['mb']:5.1f} MB  Inductor {r['inductor_us']:6.1f} us ({r['inductor_tb_s']:.2f} TB/s)"
+              f"  kernel {r['kernel_us']:6.1f} us ({r['kernel_tb_s']:.2f} TB/s)  max abs diff {r['max_abs_diff']:.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""One Triton kernel for a DiT block's residual add + LayerNorm + modulation (the recipe lever `ln`, CUDA only).
+
+Why: the block profile (BENCHMARKS.md, kernel appendix) shows Inductor's kernels for the three LayerNorm sites
+of a layer call (norm1 + modulation; the gated self-attention residual + norm3; the cross-attention residual +
+norm2 + modulation) at 25-28 us each on the H100, looped reductions (rows of 1536 are above Inductor's
+persistent threshold) at 1-2 TB/s. They move 29, 58 and 58 MB: ~10, 20 and 20 us at 3 TB/s. Here one program
+takes one token's row: loads x (and the branch y, times the gate), stores the new residual stream, and
+normalises the row held in registers: one read of each input, one write of each output.
+
+What it computes, per token row (`add_norm_reference` is the same in plain torch, the block's own code):
+    x' = x + y * gate          (y, gate optional; gate per sample and frame, [B, F, C])
+    n  = LayerNorm(x')          (float32 statistics; the row rounded to the activation dtype first, as the
+                                 block reads it; `norm`'s weight and bias when it has them)
+    out = n * (1 + scale) + shift  (scale, shift per sample and frame, optional)
+returning (x', out). The arithmetic is float32 with one rounding per output (eager rounds after each op:
+the difference is BF16 rounding, as for Inductor's fused kernels).
+
+Registered as opaque custom ops (`longlive::ln_mod`, `longlive::add_ln_mod`): torch.compile calls them as they
+are, and the kernel is compiled and cached by Triton's launcher (as the VAE's norm kernel: a warm start then
+does not recompile it). Applies to BF16 weights only (the recipe skips it for quantized models, whose
+activation quantization Inductor fuses into these same norm kernels).
+"""
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:             # the CPU wheels of torch come without Triton: the lever is then unavailable
+    triton = None
+
+UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
+
+
+def add_norm_reference(x, y, gate, norm, scale, shift, frames: int):
+    """The block's own code for one site: x [B, L, C], y [B, L, C] or None, gate / scale / shift [B, F, 1, C]
+    or None (per sample and frame), norm a LayerNorm module, frames F. Returns (x + y * gate, the normalised
+    and modulated row)."""
+    b, L, c = x.shape
+
+    def per_frame(t):
+        return t.view(b, frames, L // frames, c)
+
+    if y is not None:
+        x = x + (y if gate is None else (per_frame(y) * gate).view(b, L, c))
+    n = norm(x)
+    if scale is not None:
+        n = (per_frame(n) * (1 + scale) + shift).view(b, L, c)
+    return x, n
+
+
+if triton is not None:
+    @triton.jit
+    def _add_ln_mod_kernel(x_ptr, y_ptr, gate_ptr, w_ptr, b_ptr, scale_ptr, shift_ptr, xo_ptr, out_ptr,
+                           T, FR, gate_stride, scale_stride, shift_stride, eps, C: tl.constexpr,
+                           BLOCK: tl.constexpr, HAS_Y: tl.constexpr, HAS_GATE: tl.constexpr,
+                           AFFINE: tl.constexpr, MOD: tl.constexpr):
+        """One token row of C elements per program; T tokens per frame, FR frames per sample; the per-frame
+        vectors (gate, scale, shift) are rows of [B * FR, C] tensors with the given row strides."""
+        row = tl.program_id(0)
+        bf = (row // (T * FR)) * FR + (row % (T * FR)) // T        # sample * FR + frame
+        c = tl.arange(0, BLOCK)
+        cm = c < C
+        off = row.to(tl.int64) * C + c
+        x = tl.load(x_ptr + off, mask=cm, other=0.0).to(tl.float32)
+        if HAS_Y:
+            y = tl.load(y_ptr + off, mask=cm, other=0.0).to(tl.float32)
+            if HAS_GATE:
+                y = y * tl.load(gate_ptr + bf * gate_stride + c, mask=cm, other=0.0).to(tl.float32)
+            xr = (x + y).to(xo_ptr.dtype.element_ty)
+            tl.store(xo_ptr + off, xr, mask=cm)
+            x = xr.to(tl.float32)
+        mean = tl.sum(x, axis=0) / C
+        d = tl.where(cm, x - mean, 0.0)
+        n = d * tl.rsqrt(tl.sum(d * d, axis=0) / C + eps.to(tl.float32))
+        if AFFINE:
+            n = n * tl.load(w_ptr + c, mask=cm, other=0.0).to(tl.float32) \
+                + tl.load(b_ptr + c, mask=cm, other=0.0).to(tl.float32)
+        if MOD:
+            s = tl.load(scale_ptr + bf * scale_stride + c, mask=cm, other=0.0).to(tl.float32)
+            t = tl.load(shift_ptr + bf * shift_stride + c, mask=cm, other=0.0).to(tl.float32)
+            n = n.to(out_ptr.dtype.element_ty).to(tl.float32) * (1.0 + s) + t
+        tl.store(out_ptr + off, n.to(out_ptr.dtype.element_ty), mask=cm)
+
+    def _rows(t, bf, c):
+        """A [B, F, 1, C] per-frame vector as rows [B * F, C] with unit column stride, and its row stride."""
+        if t is None:
+            return None, 0
+        t = t.reshape(bf, c)
+        if t.stride(1) != 1:
+            t = t.contiguous()
+        return t, t.stride(0)
+
+    def _launch(x, y, gate, weight, bias, scale, shift, eps, frames, xo):
+        b, L, c = x.shape
+        out = torch.empty_like(x)
+        gate, gs = _rows(gate, b * frames, c)
+        scale, ss = _rows(scale, b * frames, c)
+        shift, hs = _rows(shift, b * frames, c)
+        dummy = x
+        _add_ln_mod_kernel[(b * L,)](
+            x, y if y is not None else dummy, gate if gate is not None else dummy,
+            weight if weight is not None else dummy, bias if bias is not None else dummy,
+            scale if scale is not None else dummy, shift if shift is not None else dummy,
+            xo if xo is not None else dummy, out, L // frames, frames, gs, ss, hs, eps, C=c,
+            BLOCK=triton.next_power_of_2(c), HAS_Y=y is not None, HAS_GATE=gate is not None,
+            AFFINE=weight is not None, MOD=scale is not None, num_warps=4)
+        return out
+
+    @torch.library.custom_op("longlive::ln_mod", mutates_args=())
+    def ln_mod(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+               scale: torch.Tensor | None, shift: torch.Tensor | None, eps: float, frames: int) -> torch.Tensor:
+        """LayerNorm (+ affine) + modulation of x [B, L, C] contiguous (no residual add)."""
+        return _launch(x, None, None, weight, bias, scale, shift, eps, frames, None)
+
+    @ln_mod.register_fake
+    def _(x, weight, bias, scale, shift, eps, frames):
+        return torch.empty_like(x)
+
+    @torch.library.custom_op("longlive::add_ln_mod", mutates_args=())
+    def add_ln_mod(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor | None, weight: torch.Tensor | None,
+                   bias: torch.Tensor | None, scale: torch.Tensor | None, shift: torch.Tensor | None, eps: float,
+                   frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x + y (* gate), then ln_mod of it; returns both."""
+        xo = torch.empty_like(x)
+        return xo, _launch(x, y, gate, weight, bias, scale, shift, eps, frames, xo)
+
+    @add_ln_mod.register_fake
+    def _(x, y, gate, weight, bias, scale, shift, eps, frames):
+        return torch.empty_like(x), torch.empty_like(x)
+
+
+def add_norm(x, y, gate, norm, scale, shift, frames: int):
+    """The model's entry (wan.AttentionBlock.add_norm, lever `ln`): add_norm_reference's contract through the
+    kernel. x, y made contiguous where they are not (a no-op in the model)."""
+    x = x.contiguous()
+    if y is None:
+        return x, ln_mod(x, norm.weight, norm.bias, scale, shift, norm.eps, frames)
+    return add_ln_mod(x, y.contiguous(), gate, norm.weight, norm.bias, scale, shift, norm.eps, frames)
