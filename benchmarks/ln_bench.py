@@ -1,8 +1,10 @@
 """Time lever ln's kernel (compile/norm_kernel.py) alone on the GPU against Inductor's compile of the same
 block code (compile/norm_kernel.add_norm_reference, as the regional compile sees it), at the block's three
 LayerNorm sites with the steady shape of the reference run (1 sample, 3 frames of 1560 tokens, C = 1536, BF16).
-CUDA events, 10 warm-up calls, median of 50; MB moved per call (inputs read once, outputs written once).
-Prints one table; `--json PATH` writes the rows.
+Each variant's 20 calls are captured in one CUDA graph and the replays timed (CUDA events, 3 warm-up replays,
+median of 20, per call): as the model runs them, without the host's launch cost (the first version timed
+single eager calls between events, 66-110 us each: the host's launches, not the kernels; its 10:58Z row says
+so). MB moved per call (inputs read once, outputs written once). Prints one table; `--json PATH` writes the rows.
 
     python benchmarks/ln_bench.py
 """
@@ -19,17 +21,28 @@ from compile.norm_kernel import add_norm, add_norm_reference  # noqa: E402
 from model.wan import LayerNorm  # noqa: E402
 
 
-def median_us(fn, warmup=10, iters=50):
+def median_us(fn, calls=20, warmup=3, iters=20):
+    """us per call of fn, its `calls` calls replayed from one CUDA graph."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
     for _ in range(warmup):
-        fn()
+        graph.replay()
     times = []
     for _ in range(iters):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        fn()
+        graph.replay()
         b.record()
         b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3)
+        times.append(a.elapsed_time(b) * 1e3 / calls)
     return statistics.median(times)
 
 
@@ -56,8 +69,8 @@ def main():
             ui = median_us(lambda: inductor(*a, f))
             uk = median_us(lambda: add_norm(*a, f))
             diff = max((p.float() - q.float()).abs().max().item() for p, q in zip(inductor(*a, f), add_norm(*a, f)))
-            rows.append({"site": name, "mb": mb, "inductor_us": ui, "kernel_us": uk, "inductor_tb_s": mb / ui / 1e6,
-                         "kernel_tb_s": mb / uk / 1e6, "max_abs_diff": diff})
+            rows.append({"site": name, "mb": mb, "inductor_us": ui, "kernel_us": uk, "inductor_tb_s": mb / ui,
+                         "kernel_tb_s": mb / uk, "max_abs_diff": diff})
     out = {"device": torch.cuda.get_device_name(), "shape": [b, f * t, c], "rows": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))

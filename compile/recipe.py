@@ -22,7 +22,7 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 each of them once before anything is timed, so a run then compiles nothing.
 
 Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-39; none
-changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln):
+changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
@@ -41,7 +41,9 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
     ln       each residual add + LayerNorm + modulation of a block (three sites) in one Triton kernel that holds
              the row in registers (norm_kernel.py; CUDA, BF16 weights; skipped for quantized models, whose
-             activation quantization Inductor fuses into these norms): 1.012x (83.5 vs 84.5 ms per latent frame)
+             activation quantization Inductor fuses into these norms): 1.012x (83.5 vs 84.5 ms per latent frame,
+             row 44); not a default: its warm start took 36.2 s against 25.8 without on one machine (every FX
+             graph served from the cache; why the opaque ops slow the warm-up by 10 s is not found)
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
