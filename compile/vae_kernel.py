@@ -106,15 +106,22 @@ if triton is not None:
         B, C, T, H, W = x.shape
         return x.new_empty((B, T + 2, H, W, C)).permute(0, 4, 1, 2, 3)
 
-    def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps):
+    NORM_TILE = (4096, 4)       # elements a program holds (pixels x channels, powers of 2), num_warps
+
+    def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps, tile=None):
         B, C, T, H, W = x.shape
         out = _conv_input_like(x)
+        elements, warps = tile or NORM_TILE
         block_c = triton.next_power_of_2(C)
-        block_p = max(1, 4096 // block_c)
+        block_p = max(1, elements // block_c)
         kernel[(triton.cdiv(H * W, block_p), B)](
             x, hist, bias, gamma, out, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
-            HAS_BIAS=has_bias, num_warps=4)
+            HAS_BIAS=has_bias, num_warps=warps)
         return out
+
+    def norm_silu_history_tiled(x, hist, bias, has_bias, gamma, scale, eps, tile):
+        """The kernel launched with another `tile` (benchmarks/vae_norm_bench.py), as in eager."""
+        return _launch(_norm_silu_history_kernel, x, hist, bias, has_bias, gamma, scale, eps, tile)
 
     @torch.library.custom_op("longlive::vae_norm_silu_history", mutates_args={"hist"})
     def norm_silu_history(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
