@@ -306,7 +306,8 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
-                fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0):
+                fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0,
+                head_taps: bool = False):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -323,7 +324,10 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   kernels a pass. Shares the DiT graphs' memory pool (they never run at once).
       conv_channels  the residual blocks' convs with fewer output channels compute this many (zero weights),
                   passing on a view of theirs (WanVAEDecoder.pad_conv_channels; 0: off): in Wan2.1 the six
-                  96-channel full-resolution convs, 2.14 -> 1.55 ms a call on the H100 with 128."""
+                  96-channel full-resolution convs, 2.14 -> 1.55 ms a call on the H100 with 128.
+      head_taps   with the fused norm: the head conv (96 -> 3) through its taps' products, computed in the
+                  norm kernel that builds its input, and a summing kernel (vae_kernel.fused_norm_silu_head;
+                  cuDNN runs the head at ~20 TFLOP/s, 1.2 ms a pass); not yet measured in the decoder."""
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
@@ -338,6 +342,7 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                 raise ValueError(f"output.vae_fused_norm_op={fused_norm_op!r}: one of {VAE_NORM_OPS}")
             vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_opaque if fused_norm_op == "opaque"
                                   else vae_kernel.fused_norm_silu_history_traced)
+            vae.head_taps_kernel(vae_kernel.fused_norm_silu_head if head_taps else None)
     vae.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     if vae_cuda_graphs_apply(cfg, cuda_graphs):
         from .cudagraph import GraphedVAEPasses

@@ -62,10 +62,15 @@ if triton is not None:
     @triton.jit
     def _norm_silu_history_kernel(x_ptr, hist_ptr, bias_ptr, gamma_ptr, out_ptr, HW, XS, scale, eps,
                                   C: tl.constexpr, T: tl.constexpr, BLOCK_C: tl.constexpr,
-                                  BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr):
+                                  BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr, w_ptr=None,
+                                  TAPS: tl.constexpr = False, CO: tl.constexpr = 1, NT: tl.constexpr = 16,
+                                  IEEE: tl.constexpr = False):
         """Grid (pixel tiles, batch). All tensors channels-last: element (b, c, f, p) at ((b F + f) HW + p) C + c,
-        except x, whose pixels are XS >= C apart (the first C channels of a wider conv output)."""
-        dtype = out_ptr.dtype.element_ty
+        except x, whose pixels are XS >= C apart (the first C channels of a wider conv output). With TAPS
+        (the head conv, head_taps) each conv-input row is not stored but multiplied by w [BLOCK_C, NT] (the 27
+        taps x CO outputs of a 3x3x3 conv, zero-padded) and the products stored tap-major in out, float32:
+        element (b, f, k, p, co) at (((b F + f) 27 + k) HW + p) CO + co."""
+        dtype = hist_ptr.dtype.element_ty
         b = tl.program_id(1).to(tl.int64)
         p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
         c = tl.arange(0, BLOCK_C)
@@ -81,6 +86,11 @@ if triton is not None:
         eps = eps.to(tl.float32)                    # Inductor passes Python floats as fp64: keep the math fp32
         g = tl.load(gamma_ptr + c, mask=cm, other=0.0).to(tl.float32) * scale.to(tl.float32)
         bias = tl.load(bias_ptr + c, mask=cm, other=0.0).to(tl.float32)
+        if TAPS:
+            j = tl.arange(0, NT)
+            wt = tl.load(w_ptr + c[:, None] * NT + j[None, :])
+            pm = (p < HW)[:, None] & (j < 27 * CO)[None, :]
+            poff = (j // CO).to(tl.int64)[None, :] * HW * CO + p.to(tl.int64)[:, None] * CO + (j % CO)[None, :]
         for f in tl.static_range(T + 2):
             if f < 2:
                 v = tl.load(h_base + f * frame + off, mask=m, other=0.0).to(tl.float32)
@@ -90,7 +100,15 @@ if triton is not None:
                     v = (v + bias[None, :]).to(dtype).to(tl.float32)
             r = 1.0 / tl.maximum(tl.sqrt(tl.sum(v * v, axis=1)), eps)
             y = v * r[:, None] * g[None, :]
-            tl.store(o_base + f * frame + off, (y * tl.sigmoid(y)).to(dtype), mask=m)
+            if TAPS:
+                s = (y * tl.sigmoid(y)).to(dtype)
+                if IEEE:
+                    pk = tl.dot(s, wt, input_precision="ieee")
+                else:
+                    pk = tl.dot(s, wt)
+                tl.store(out_ptr + ((b * (T + 2) + f) * 27) * HW * CO + poff, pk, mask=pm)
+            else:
+                tl.store(o_base + f * frame + off, (y * tl.sigmoid(y)).to(dtype), mask=m)
         tl.debug_barrier()                          # every read of this tile's history is done
         for j in tl.static_range(2):
             if T + j < 2:
@@ -175,3 +193,109 @@ def fused_norm_silu_history_opaque(x, hist, bias, gamma, scale):
 def reference_norm_silu_history(x, hist, bias, gamma, scale):
     """fused_norm_silu_history's signature over the plain-torch reference (CPU tests of the wiring)."""
     return norm_silu_history_reference(x, hist, bias, bias is not None, gamma.view(-1), scale)
+
+
+# The head conv (96 -> 3 channels at full resolution) through its taps (WanVAEDecoder.head_taps_kernel). cuDNN
+# runs it at ~20 TFLOP/s, 1.2 ms of a ~32 ms pass on the H100: its implicit GEMM re-reads the 27 taps' inputs
+# (2592 values per output pixel) to feed a tile far wider than 3 outputs, and a Triton conv of the same design did
+# no better (OPTIMIZATION_LOG.md row 43). Instead the norm kernel that builds the head's input, which holds each
+# pixel's 96 channels in registers, multiplies them by the 81 (tap, output) weight columns and stores those
+# products (float32, tap-major); a second kernel sums, for each output pixel, the 27 products of its neighbours.
+# The input is read once and never written; the products are written once and read once.
+
+def head_taps_reference(inp, weight):
+    """The same decomposition in plain torch (tests): inp [B, C, T + 2, H, W] the head's input (its history
+    included), weight [Co, C, 3, 3, 3] -> the conv [B, Co, T, H, W] (zero padding 1 in height and width, none in
+    time, no bias) as the sum over taps k = (dt, dh, dw) of the products P[k] = inp . weight[:, :, k], shifted."""
+    B, C, T2, H, W = inp.shape
+    co = weight.shape[0]
+    prod = torch.einsum("bcthw,ock->btkhwo", inp, weight.reshape(co, C, 27))       # [B, T + 2, 27, H, W, Co]
+    prod = F.pad(prod, (0, 0, 1, 1, 1, 1))                                           # zero rows and columns
+    out = 0
+    for k in range(27):
+        dt, dh, dw = k // 9, k // 3 % 3, k % 3
+        out = out + prod[:, dt:dt + T2 - 2, k, dh:dh + H, dw:dw + W]
+    return out.permute(0, 4, 1, 2, 3)
+
+
+def norm_silu_head_reference(x, hist, bias, gamma, scale, weight):
+    """What the head op computes, in plain torch: the norm + SiLU of [hist, x (+ bias)] (the history updated),
+    then the head conv without bias."""
+    inp = norm_silu_history_reference(x, hist, bias, bias is not None, gamma.view(-1), scale)
+    return F.conv3d(inp, weight, None, 1, (0, 1, 1))
+
+
+if triton is not None:
+    @triton.jit
+    def _taps_sum_kernel(p_ptr, out_ptr, H, W, T, CO: tl.constexpr, BLOCK: tl.constexpr):
+        """Grid (pixel tiles, B * T): out[b, t, h, w, co] = sum over the 27 taps (dt, dh, dw) of
+        P[b, t + dt, k, h + dh - 1, w + dw - 1, co] (zero outside the frame); P as _norm_silu_history_kernel's
+        TAPS output, out NDHWC [B, T, H, W, CO]."""
+        bt = tl.program_id(1)
+        b = bt // T
+        t = bt % T
+        p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        h = p // W
+        w = p % W
+        co = tl.arange(0, 4)
+        cm = co < CO
+        acc = tl.zeros((BLOCK, 4), dtype=tl.float32)
+        for k in range(27):
+            hh = h + (k // 3 % 3 - 1)
+            ww = w + (k % 3 - 1)
+            ok = (p < H * W) & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+            src = (((b * (T + 2) + t + k // 9) * 27 + k).to(tl.int64) * H * W + hh * W + ww) * CO
+            acc += tl.load(p_ptr + src[:, None] + co[None, :], mask=ok[:, None] & cm[None, :], other=0.0)
+        dst = (bt.to(tl.int64) * H * W + p) * CO
+        tl.store(out_ptr + dst[:, None] + co[None, :], acc.to(out_ptr.dtype.element_ty),
+                 mask=(p < H * W)[:, None] & cm[None, :])
+
+    def _head_weights(weight, block_c, nt):
+        co, c = weight.shape[:2]
+        wt = weight.new_zeros((block_c, nt))
+        wt[:c, :27 * co] = weight.reshape(co, c, 27).permute(1, 2, 0).reshape(c, 27 * co)
+        return wt
+
+    def _head_out_like(x, co):
+        B, C, T, H, W = x.shape
+        return x.new_empty((B, T, H, W, co)).permute(0, 4, 1, 2, 3)
+
+    @torch.library.custom_op("longlive::vae_norm_silu_head", mutates_args={"hist"})
+    def norm_silu_head(x: torch.Tensor, hist: torch.Tensor, bias: torch.Tensor, has_bias: bool,
+                       gamma: torch.Tensor, scale: float, eps: float, weight: torch.Tensor) -> torch.Tensor:
+        """norm_silu_head_reference on the GPU (x, hist as norm_silu_history's; weight [Co <= 4, C, 3, 3, 3]),
+        through the taps products (float32, [B, T + 2, 27, H, W, Co], a transient); an opaque op."""
+        B, C, T, H, W = x.shape
+        co = weight.shape[0]
+        block_c = triton.next_power_of_2(C)
+        nt = triton.next_power_of_2(27 * co)
+        prod = torch.empty((B, T + 2, 27, H, W, co), dtype=torch.float32, device=x.device)
+        elements, warps = NORM_TILE
+        block_p = max(16, elements // block_c)
+        _norm_silu_history_kernel[(triton.cdiv(H * W, block_p), B)](
+            x, hist, bias, gamma, prod, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c,
+            BLOCK_P=block_p, HAS_BIAS=has_bias, w_ptr=_head_weights(weight, block_c, nt), TAPS=True, CO=co, NT=nt,
+            IEEE=x.dtype == torch.float32, num_warps=warps)
+        out = _head_out_like(x, co)
+        _taps_sum_kernel[(triton.cdiv(H * W, 512), B * T)](prod, out, H, W, T, CO=co, BLOCK=512, num_warps=4)
+        return out
+
+    @norm_silu_head.register_fake
+    def _(x, hist, bias, has_bias, gamma, scale, eps, weight):
+        return _head_out_like(x, weight.shape[0])
+
+
+def fused_norm_silu_head(x, hist, bias, gamma, scale, weight):
+    """The model's entry (WanVAEDecoder.head_taps_kernel): the head's norm + SiLU + history and its conv (no
+    bias) in the two kernels above; x, hist as fused_norm_silu_history takes them."""
+    if weight.shape[0] > 4 or tuple(weight.shape[2:]) != (3, 3, 3):
+        raise ValueError(f"the head taps kernels take 3x3x3 weights of at most 4 output channels, not "
+                         f"{tuple(weight.shape)}")
+    cl = torch.channels_last_3d
+    if not hist.is_contiguous(memory_format=cl):
+        raise ValueError("the fused VAE norm needs channels-last history buffers "
+                         "(WanVAEDecoder.to_channels_last before new_stream)")
+    if pixel_stride(x) is None:
+        x = x.contiguous(memory_format=cl)
+    return norm_silu_head(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1), scale, EPS,
+                          weight)

@@ -276,9 +276,11 @@ class Upsample(nn.Module):
 class Decoder3d(nn.Module):
     """Wan's Decoder3d: conv1, middle (Res, Attn, Res), upsampling stages, head. Module names as in Wan.
     `history_before_norm`, `norm_history`: the head's conv caches its frames before the RMSNorm + SiLU, as
-    ResidualBlock's."""
+    ResidualBlock's; with `norm_history`, `head_taps` (WanVAEDecoder.head_taps_kernel) may build the head's
+    input and run its conv in one function: fn(x, history, bias, gamma, scale, weight) -> output without bias."""
     history_before_norm = False
     norm_history = None
+    head_taps = None
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -305,6 +307,9 @@ class Decoder3d(nn.Module):
             x = layer(x, caches, first) if isinstance(layer, Upsample) else layer(x, caches)
         norm, act, conv = self.head
         if self.norm_history is not None and caches is not None:
+            if self.head_taps is not None:
+                return self.head_taps(x, caches[conv.cache_name], None, norm.gamma, norm.scale, conv.weight) \
+                    + conv.bias_view()
             return conv.conv_no_bias(self.norm_history(x, caches[conv.cache_name], None, norm.gamma, norm.scale)) \
                 + conv.bias_view()
         if self.history_before_norm:
@@ -416,6 +421,14 @@ class WanVAEDecoder(nn.Module):
         for m in self.modules():
             if isinstance(m, (ResidualBlock, Decoder3d)):
                 m.norm_history = fn
+        return self
+
+    def head_taps_kernel(self, fn=None) -> "WanVAEDecoder":
+        """In streaming passes with the fused norm (fuse_norm_history), build the head's input and run its conv
+        (96 -> 3 channels) with `fn(x, history, bias, gamma, scale, weight)` (compile/vae_kernel.py:
+        fused_norm_silu_head, the conv through its 27 taps' products; norm_silu_head_reference on the CPU);
+        None: the norm function and the plain convolution. The same sums in another order."""
+        self.decoder.head_taps = fn
         return self
 
     def cached_convs(self):

@@ -251,6 +251,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_fused_norm_op": spec.vae_fused_norm_op,
             "vae_cuda_graphs": bool(cfg.vae) and vae_cuda_graphs_apply(spec, ccfg),
             "vae_conv_channels": spec.vae_conv_channels if mode != "none" else 0,
+            "vae_head_taps": bool(fused_vae and spec.vae_head_taps),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

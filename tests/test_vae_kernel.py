@@ -53,6 +53,51 @@ def test_reference_updates_the_history_and_adds_the_bias():
     assert_close(out, y * torch.sigmoid(y))
 
 
+def test_head_taps_are_the_head_conv_and_their_wiring_the_same_video():
+    """The head conv through its taps' products (head_taps_reference, the kernels' layout) is the conv (float64);
+    head_taps_kernel with the plain-torch reference in the fused path: bit-exact against the path without it;
+    the entry refuses weights the kernels were not written for."""
+    g = torch.Generator().manual_seed(5)
+    inp, w = torch.randn(2, 8, 5, 6, 7, generator=g).double(), torch.randn(3, 8, 3, 3, 3, generator=g).double()
+    assert (vae_kernel.head_taps_reference(inp, w) - torch.nn.functional.conv3d(inp, w, None, 1, (0, 1, 1))).abs().max() < 1e-12
+    z = torch.randn(1, 5, 16, 4, 6, generator=torch.Generator().manual_seed(4)).double()
+    fast = decoder(torch.float64)
+    fast.to_channels_last().pad_space_in_conv().fuse_norm_history(vae_kernel.reference_norm_silu_history)
+    plain = streamed(fast, z, [1, 2, 2])
+    fast.head_taps_kernel(vae_kernel.norm_silu_head_reference)
+    assert fast.decoder.head_taps is vae_kernel.norm_silu_head_reference
+    assert torch.equal(streamed(fast, z, [1, 2, 2]), plain)
+    assert fast.head_taps_kernel(None).decoder.head_taps is None
+    with pytest.raises(ValueError, match="at most 4 output channels"):
+        vae_kernel.fused_norm_silu_head(torch.zeros(1, 8, 1, 4, 4), torch.zeros(1, 8, 2, 4, 4), None,
+                                        torch.ones(8), 1.0, torch.zeros(16, 8, 3, 3, 3))
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("c,t,b,wide,hw,dtype", [(96, 4, 1, 96, (37, 70), torch.bfloat16),
+                                                 (96, 1, 1, 128, (9, 33), torch.bfloat16),
+                                                 (8, 2, 2, 8, (16, 24), torch.float32)])
+def test_head_taps_kernels_equal_the_norm_and_conv(c, t, b, wide, hw, dtype):
+    """The head op (norm + SiLU + history in the first kernel, which stores the 27 taps' products; their sum in
+    the second) against the reference norm and F.conv3d: the output to rounding (BF16 products of the same BF16
+    input), the history bit-exact; x also as a wider tensor's first channels."""
+    g = torch.Generator(device="cuda").manual_seed(c + t)
+    cl = torch.channels_last_3d
+    x = torch.randn(b, wide, t, *hw, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)[:, :c]
+    hist = torch.randn(b, c, 2, *hw, device="cuda", generator=g).to(dtype).contiguous(memory_format=cl)
+    gamma = (torch.rand(c, 1, 1, 1, device="cuda", generator=g) + 0.5).to(dtype)
+    w = (torch.randn(3, c, 3, 3, 3, device="cuda", generator=g) / (27 * c) ** 0.5).to(dtype)
+    h_ref, h_fast = hist.clone(), hist.clone()
+    inp = vae_kernel.fused_norm_silu_history(x, h_ref, None, gamma, c ** 0.5)       # the kernel already tested
+    ref = torch.nn.functional.conv3d(inp.double(), w.double(), None, 1, (0, 1, 1))
+    out = vae_kernel.fused_norm_silu_head(x, h_fast, None, gamma, c ** 0.5, w)
+    assert out.shape == (b, 3, t, *hw) and out.dtype == dtype and out.is_contiguous(memory_format=cl)
+    tol = 1e-4 if dtype == torch.float32 else 3e-2
+    assert_close(out.double(), ref, atol=tol, rtol=tol)
+    assert torch.equal(h_fast, h_ref)
+
+
 def test_pixel_stride_reads_ndhwc_and_its_channel_slices_only():
     cl = torch.channels_last_3d
     x = torch.zeros(2, 128, 3, 4, 5).contiguous(memory_format=cl)
@@ -102,8 +147,8 @@ def test_kernel_equals_the_reference(dtype, c, t, b, wide):
 @cuda
 def test_fused_decoder_compiled_equals_decode():
     """The whole tiny decoder with the Triton kernel, eager and compiled (fullgraph, float32; the opaque op and
-    the triton_op; the opaque op with the residual convs padded to 64 output channels, pad_conv_channels),
-    against Wan's layout decoding the video at once."""
+    the triton_op; the opaque op with the residual convs padded to 64 output channels, pad_conv_channels, and
+    the head conv through its taps, head_taps_kernel), against Wan's layout decoding the video at once."""
     torch.backends.cudnn.allow_tf32 = False
     dec = decoder(torch.float32).cuda()
     z = torch.randn(1, 7, 16, 6, 10, generator=torch.Generator().manual_seed(3)).cuda()
@@ -115,7 +160,8 @@ def test_fused_decoder_compiled_equals_decode():
     for fn, pad in ((vae_kernel.fused_norm_silu_history, 0), (vae_kernel.fused_norm_silu_history_traced, 0),
                     (vae_kernel.fused_norm_silu_history, 64)):
         torch._dynamo.reset()
-        fast.fuse_norm_history(fn).pad_conv_channels(pad)
+        fast.fuse_norm_history(fn).pad_conv_channels(pad).head_taps_kernel(
+            vae_kernel.fused_norm_silu_head if pad else None)
         compiled, state = torch.compile(fast, fullgraph=True), fast.new_stream(1, (6, 10))
         with torch.no_grad():
             parts = [compiled(z[:, :1], state.caches, True)] + [compiled(z[:, i:i + 1], state.caches, False)
