@@ -267,7 +267,7 @@ if triton is not None:
         through the taps products (float32, [B, T + 2, 27, H, W, Co], a transient); an opaque op."""
         B, C, T, H, W = x.shape
         co = weight.shape[0]
-        block_c = triton.next_power_of_2(C)
+        block_c = max(16, triton.next_power_of_2(C))                 # tl.dot needs K >= 16
         nt = triton.next_power_of_2(27 * co)
         prod = torch.empty((B, T + 2, 27, H, W, co), dtype=torch.float32, device=x.device)
         elements, warps = NORM_TILE
