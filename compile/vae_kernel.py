@@ -62,9 +62,8 @@ if triton is not None:
     @triton.jit
     def _norm_silu_history_kernel(x_ptr, hist_ptr, bias_ptr, gamma_ptr, out_ptr, HW, XS, scale, eps,
                                   C: tl.constexpr, T: tl.constexpr, BLOCK_C: tl.constexpr,
-                                  BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr, w_ptr=None,
-                                  TAPS: tl.constexpr = False, CO: tl.constexpr = 1, NT: tl.constexpr = 16,
-                                  IEEE: tl.constexpr = False):
+                                  BLOCK_P: tl.constexpr, HAS_BIAS: tl.constexpr, w_ptr, TAPS: tl.constexpr,
+                                  CO: tl.constexpr, NT: tl.constexpr, IEEE: tl.constexpr):
         """Grid (pixel tiles, batch). All tensors channels-last: element (b, c, f, p) at ((b F + f) HW + p) C + c,
         except x, whose pixels are XS >= C apart (the first C channels of a wider conv output). With TAPS
         (the head conv, head_taps) each conv-input row is not stored but multiplied by w [BLOCK_C, NT] (the 27
@@ -134,7 +133,7 @@ if triton is not None:
         block_p = max(1, elements // block_c)
         kernel[(triton.cdiv(H * W, block_p), B)](
             x, hist, bias, gamma, out, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
-            HAS_BIAS=has_bias, num_warps=warps)
+            HAS_BIAS=has_bias, w_ptr=gamma, TAPS=False, CO=1, NT=16, IEEE=False, num_warps=warps)
         return out
 
     def norm_silu_history_tiled(x, hist, bias, has_bias, gamma, scale, eps, tile):
