@@ -125,15 +125,26 @@ if triton is not None:
 
     NORM_TILE = (4096, 4)       # elements a program holds (pixels x channels, powers of 2), num_warps
 
-    def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps, tile=None):
+    def _launch(kernel, x, hist, bias, has_bias, gamma, scale, eps, tile=None, taps=None):
+        """The norm kernel on x, hist; returns the conv input, or with `taps` (the head conv's weight
+        [Co, C, 3, 3, 3]) the taps' products, float32 [B, T + 2, 27, H, W, Co]."""
         B, C, T, H, W = x.shape
-        out = _conv_input_like(x)
         elements, warps = tile or NORM_TILE
-        block_c = triton.next_power_of_2(C)
-        block_p = max(1, elements // block_c)
+        if taps is None:
+            block_c = triton.next_power_of_2(C)
+            block_p = max(1, elements // block_c)
+            out, w, co, nt = _conv_input_like(x), gamma, 1, 16
+        else:
+            block_c = max(16, triton.next_power_of_2(C))             # tl.dot needs K >= 16, M >= 16
+            block_p = max(16, elements // block_c)
+            co = taps.shape[0]
+            nt = triton.next_power_of_2(27 * co)
+            out = torch.empty((B, T + 2, 27, H, W, co), dtype=torch.float32, device=x.device)
+            w = _head_weights(taps, block_c, nt)
         kernel[(triton.cdiv(H * W, block_p), B)](
             x, hist, bias, gamma, out, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c, BLOCK_P=block_p,
-            HAS_BIAS=has_bias, w_ptr=gamma, TAPS=False, CO=1, NT=16, IEEE=False, num_warps=warps)
+            HAS_BIAS=has_bias, w_ptr=w, TAPS=taps is not None, CO=co, NT=nt,
+            IEEE=taps is not None and x.dtype == torch.float32, num_warps=warps)
         return out
 
     def norm_silu_history_tiled(x, hist, bias, has_bias, gamma, scale, eps, tile):
@@ -163,18 +174,22 @@ if triton is not None:
         return _launch(wrap_triton(_norm_silu_history_kernel), x, hist, bias, has_bias, gamma, scale, eps)
 
 
+def _stream_input(x, hist):
+    """Check hist and return x as the kernels read it: NDHWC, or the first channels of a wider NDHWC tensor."""
+    cl = torch.channels_last_3d
+    if not hist.is_contiguous(memory_format=cl):
+        raise ValueError("the fused VAE norm needs channels-last history buffers "
+                         "(WanVAEDecoder.to_channels_last before new_stream)")
+    return x if pixel_stride(x) is not None else x.contiguous(memory_format=cl)
+
+
 def fused_norm_silu_history(x, hist, bias, gamma, scale, op=None):
     """The model's entry (WanVAEDecoder.fuse_norm_history): x [B, C, T, H, W] before the norm (bias: the
     previous conv's, not yet added, or None), hist its conv's buffer; returns the conv input. `op`: the
     registered op to call (default the opaque custom op; the triton_op, which Inductor compiles and
     launches itself, measured the same in the compiled decoder, 35.9 vs 36.2 ms per latent frame on the
     H100, but costs 9 s more at a warm start and 26 s more cold: compile_vae's `fused_norm_op`)."""
-    cl = torch.channels_last_3d
-    if not hist.is_contiguous(memory_format=cl):
-        raise ValueError("the fused VAE norm needs channels-last history buffers "
-                         "(WanVAEDecoder.to_channels_last before new_stream)")
-    if pixel_stride(x) is None:                          # neither NDHWC nor the first channels of a wider NDHWC
-        x = x.contiguous(memory_format=cl)
+    x = _stream_input(x, hist)
     return (op or norm_silu_history)(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1),
                                      scale, EPS)
 
@@ -266,15 +281,7 @@ if triton is not None:
         through the taps products (float32, [B, T + 2, 27, H, W, Co], a transient); an opaque op."""
         B, C, T, H, W = x.shape
         co = weight.shape[0]
-        block_c = max(16, triton.next_power_of_2(C))                 # tl.dot needs K >= 16
-        nt = triton.next_power_of_2(27 * co)
-        prod = torch.empty((B, T + 2, 27, H, W, co), dtype=torch.float32, device=x.device)
-        elements, warps = NORM_TILE
-        block_p = max(16, elements // block_c)
-        _norm_silu_history_kernel[(triton.cdiv(H * W, block_p), B)](
-            x, hist, bias, gamma, prod, H * W, pixel_stride(x), scale, eps, C=C, T=T, BLOCK_C=block_c,
-            BLOCK_P=block_p, HAS_BIAS=has_bias, w_ptr=_head_weights(weight, block_c, nt), TAPS=True, CO=co, NT=nt,
-            IEEE=x.dtype == torch.float32, num_warps=warps)
+        prod = _launch(_norm_silu_history_kernel, x, hist, bias, has_bias, gamma, scale, eps, taps=weight)
         out = _head_out_like(x, co)
         _taps_sum_kernel[(triton.cdiv(H * W, 512), B * T)](prod, out, H, W, T, CO=co, BLOCK=512, num_warps=4)
         return out
@@ -290,11 +297,6 @@ def fused_norm_silu_head(x, hist, bias, gamma, scale, weight):
     if weight.shape[0] > 4 or tuple(weight.shape[2:]) != (3, 3, 3):
         raise ValueError(f"the head taps kernels take 3x3x3 weights of at most 4 output channels, not "
                          f"{tuple(weight.shape)}")
-    cl = torch.channels_last_3d
-    if not hist.is_contiguous(memory_format=cl):
-        raise ValueError("the fused VAE norm needs channels-last history buffers "
-                         "(WanVAEDecoder.to_channels_last before new_stream)")
-    if pixel_stride(x) is None:
-        x = x.contiguous(memory_format=cl)
+    x = _stream_input(x, hist)
     return norm_silu_head(x, hist, gamma if bias is None else bias, bias is not None, gamma.view(-1), scale, EPS,
                           weight)
