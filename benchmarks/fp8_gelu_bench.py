@@ -7,7 +7,6 @@ CUDA events, 10 warm-up calls, median of 50. Prints one table; `--json PATH` wri
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -15,20 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile import fp8_kernel  # noqa: E402
-
-
-def median_us(fn, x, warmup=10, iters=50):
-    for _ in range(warmup):
-        fn(x)
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn(x)
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3)
-    return statistics.median(times)
+from benchmarks.cuda_timing import event_median_us  # noqa: E402
 
 
 def main():
@@ -41,7 +27,7 @@ def main():
     moved = h.numel() * 3 + args.rows * 4                     # BF16 read, FP8 written, scales
     inductor = torch.compile(fp8_kernel.gelu_fp8_rows_reference)
     kernels = {"inductor": inductor, "kernel": fp8_kernel.gelu_fp8_rows}
-    rows = {name: median_us(fn, h) for name, fn in kernels.items()}
+    rows = {name: event_median_us(lambda: fn(h), warmup=10, iters=50) for name, fn in kernels.items()}
     rq, rs = fp8_kernel.gelu_fp8_rows_reference(h)
     same = {}
     for name in ("kernel",):

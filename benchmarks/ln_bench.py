@@ -10,7 +10,6 @@ so). MB moved per call (inputs read once, outputs written once). Prints one tabl
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -19,31 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.norm_kernel import add_norm, add_norm_reference  # noqa: E402
 from model.wan import LayerNorm  # noqa: E402
-
-
-def median_us(fn, calls=20, warmup=3, iters=20):
-    """us per call of fn, its `calls` calls replayed from one CUDA graph."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(calls):
-            fn()
-    for _ in range(warmup):
-        graph.replay()
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        graph.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3 / calls)
-    return statistics.median(times)
+from benchmarks.cuda_timing import graph_median_us  # noqa: E402
 
 
 def main():
@@ -66,8 +41,8 @@ def main():
     with torch.no_grad():
         for name, (a, tensors) in sites.items():
             mb = tensors * x.numel() * x.element_size() / 1e6
-            ui = median_us(lambda: inductor(*a, f))
-            uk = median_us(lambda: add_norm(*a, f))
+            ui = graph_median_us(lambda: inductor(*a, f))
+            uk = graph_median_us(lambda: add_norm(*a, f))
             diff = max((p.float() - q.float()).abs().max().item() for p, q in zip(inductor(*a, f), add_norm(*a, f)))
             rows.append({"site": name, "mb": mb, "inductor_us": ui, "kernel_us": uk, "inductor_tb_s": mb / ui,
                          "kernel_tb_s": mb / uk, "max_abs_diff": diff})

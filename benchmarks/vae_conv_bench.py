@@ -16,7 +16,6 @@ unpadded output, and every other conv whose output channels are not a multiple o
 import argparse
 import json
 import math
-import statistics
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.vae import VAE_PRESETS, WanVAEDecoder  # noqa: E402
+from benchmarks.cuda_timing import event_median_us  # noqa: E402
 
 HW = (60, 104)
 CONVS = {F.conv3d: 3, F.conv2d: 2}
@@ -53,20 +53,6 @@ def _tuple(v, n):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
-def median_us(fn, warmup=5, iters=20):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3)
-    return statistics.median(times)
-
-
 def conv_fn(dims):
     return F.conv3d if dims == 3 else F.conv2d
 
@@ -83,7 +69,7 @@ def time_call(dims, xshape, wshape, stride, padding, out_pad=0):
         run = lambda: conv_fn(dims)(x, wp, None, stride, padding)[:, :co]   # noqa: E731
     else:
         run = lambda: conv_fn(dims)(x, w, None, stride, padding)          # noqa: E731
-    us = median_us(run)
+    us = event_median_us(run)
     out = run()
     flop = 2 * out.numel() * math.prod(wshape[1:])
     ref = conv_fn(dims)(x, w, None, stride, padding)

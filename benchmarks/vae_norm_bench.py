@@ -11,7 +11,6 @@ tile's output against the default's on different histories, the timed calls havi
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -19,32 +18,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile import vae_kernel  # noqa: E402
+from benchmarks.cuda_timing import graph_median_us  # noqa: E402
 
 TILES = [(2048, 4), (4096, 4), (4096, 8), (8192, 8), (8192, 16), (16384, 16)]
-
-
-def median_us(fn, calls=10, warmup=3, iters=20):
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(calls):
-            fn()
-    for _ in range(warmup):
-        graph.replay()
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        graph.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3 / calls)
-    return statistics.median(times)
 
 
 def main():
@@ -66,7 +42,7 @@ def main():
         fn = lambda: vae_kernel.norm_silu_history_tiled(x, hist, bias, True, gamma, c ** 0.5,  # noqa: E731
                                                         vae_kernel.EPS, tile)
         try:
-            us = median_us(fn)
+            us = graph_median_us(fn, calls=10, prime=2)
         except Exception as e:                                    # e.g. too many registers
             rows.append({"tile": tile, "error": str(e)[:200]})
             continue
