@@ -227,7 +227,8 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
 
 
 def _kernel_unavailable(kernel_module, device: torch.device) -> Optional[str]:
-    """Why a lever's Triton kernel module (kv_kernel, fp8_kernel, norm_kernel) cannot run the model on `device`, or None."""
+    """Why a lever's Triton kernel module (kv_kernel, fp8_kernel, norm_kernel) cannot run the model on `device`,
+    or None."""
     if kernel_module.UNAVAILABLE:
         return kernel_module.UNAVAILABLE
     return f"it is a CUDA kernel, the model is on {device.type}" if device.type != "cuda" else None
