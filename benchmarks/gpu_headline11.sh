@@ -6,7 +6,7 @@
 # VAE 32.3 -> ~31.4, end to end BF16 117.1 -> ~116.2. Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
-step 150 python -m pytest -q -x tests/test_vae_kernel.py tests/test_norm_kernel.py
+step 150 python -m pytest -q -x tests/test_vae_kernel.py
 P=ring:default_cudagraphs:fa3
 step 430 python scripts/benchmark.py hydra.run.dir=/tmp/bh out_dir=$OUT/rows vae=true quality_frames=16 vae_head_taps=true \
   "paths=[reference:none:sdpa,$P:none:gelu+kv_only+kv_write,$P:fp8dq_row:kv_only+kv_write+fp8_gelu]"
