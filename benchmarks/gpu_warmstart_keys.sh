@@ -2,7 +2,8 @@
 # Run 2026-11-26 (session 9). gpu_warmstart_recompiles.sh: with lever ln the warm run compiles 22 Triton kernels
 # again (3 of ln's, 13 of the VAE norm's, 6 of Inductor's), without ln none; so their cache keys differ between the
 # cold and the warm process. The same ln pair, then the metadata (json) of a cold and a warm entry of each kernel
-# compiled again, the fields that differ printed. Set LONGLIVE_COMMIT.
+# compiled again, the fields that differ printed. Second run (12:33Z): whole cache entries (IR files) come back.
+# Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
 ARGS="model=wan_1_3b compile=default_cudagraphs attention=fa3 compile.cache_dir=/tmp/ccache prompts=single num_frames=24
@@ -13,9 +14,8 @@ for i in 1 2; do
   find /tmp/ccache/triton -name "*.json" ! -name "__grp__*" | sort > /tmp/list$i.txt
 done
 comm -13 /tmp/list1.txt /tmp/list2.txt > $OUT/new.txt
-mkdir -p $OUT/json && cp $(cat $OUT/new.txt) $OUT/json/ 2>/dev/null; tar czf $OUT/json_new.tgz -C / $(sed 's#^/##' $OUT/new.txt)
-tar czf $OUT/json_cold.tgz -C / $(grep -F -f <(xargs -n1 basename < $OUT/new.txt | sort -u) /tmp/list1.txt | sed 's#^/##')
-rm -rf $OUT/json
+tar czf $OUT/json_new.tgz -C / $(xargs -n1 dirname < $OUT/new.txt | sed 's#^/##')
+tar czf $OUT/json_cold.tgz -C / $(grep -F -f <(xargs -n1 basename < $OUT/new.txt | sort -u) /tmp/list1.txt | xargs -n1 dirname | sed 's#^/##')
 python - <<'PY' 2>&1 | tee -a "$LOG"
 import json, os, collections
 new = [l.strip() for l in open(os.environ.get("OUT", "/tmp/out") + "/new.txt")]
