@@ -2,7 +2,7 @@
 # Run 2026-11-26 (session 9). gpu_warmstart_keys.sh: the kernels a warm start with lever ln compiles again have the
 # same IR and metadata as cold-run entries but another cache hash. Which part of Triton's key differs? The ln pair
 # with benchmarks/keyshim (sitecustomize) logging each compile's key parts; the parts of the warm run's compiles
-# compared with the cold run's for the same kernel. Set LONGLIVE_COMMIT.
+# compared with the cold run's for the same kernel (second run 12:42Z: the first logged no parts). Set LONGLIVE_COMMIT.
 set -uo pipefail
 source benchmarks/device_common.sh
 export PYTHONPATH=$PWD/benchmarks/keyshim:$PYTHONPATH
@@ -27,6 +27,7 @@ for w in warm:
     if not same:
         print("warm only:", w.get("name")); continue
     best = min(same, key=lambda c: sum(c.get(k) != w.get(k) for k in w))
-    diff = {k: (best.get(k), w.get(k)) for k in w if best.get(k) != w.get(k) and k != "key_tail"}
-    print(w.get("name"), json.dumps(diff, default=str)[:700])
+    diff = {k: (best.get(k), w.get(k)) for k in w if best.get(k) != w.get(k)}
+    hit = any(c.get("key") == w.get("key") for c in cold)
+    print(w.get("name"), "hit" if hit else "MISS", json.dumps(diff, default=str)[:900])
 PY

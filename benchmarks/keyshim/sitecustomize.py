@@ -18,18 +18,18 @@ def _install():
 
     def get_cache_key(src, backend, options, env_vars=None, *a, **k):
         key = orig(src, backend, options, env_vars=env_vars, *a, **k)
-        try:
-            parts = {"name": getattr(src, "name", None) or getattr(getattr(src, "fn", None), "__name__", None),
-                     "triton_key": cc.triton_key()[-16:], "src": src.hash(), "backend": backend.hash(),
-                     "options": options.hash(), "env": sorted((env_vars or {}).items()),
-                     "fn_cache_key": getattr(getattr(src, "fn", None), "cache_key", None),
-                     "attrs": str(getattr(src, "attrs", None))[:300], "constants": str(getattr(src, "constants", None))[:300],
-                     "signature": str(getattr(src, "signature", None))[:300], "key_tail": key[-200:]}
-            with open(f"{LOG}.{os.getpid()}", "a") as f:
-                f.write(json.dumps(parts, default=str) + "\n")
-        except Exception as e:      # never break a compile
-            with open(f"{LOG}.{os.getpid()}", "a") as f:
-                f.write(json.dumps({"error": repr(e)}) + "\n")
+        parts = {}
+        for part, get in (("name", lambda: getattr(src, "name", None)), ("src", src.hash), ("backend", backend.hash),
+                          ("options", options.hash), ("env", lambda: sorted((env_vars or {}).items())),
+                          ("fn_cache_key", lambda: src.fn.cache_key), ("attrs", lambda: str(src.attrs)[:300]),
+                          ("constants", lambda: str(src.constants)[:300]),
+                          ("signature", lambda: str(src.signature)[:300]), ("key", lambda: key)):
+            try:
+                parts[part] = get()
+            except Exception as e:      # never break a compile
+                parts[part] = "error: " + repr(e)
+        with open(f"{LOG}.{os.getpid()}", "a") as f:
+            f.write(json.dumps(parts, default=str) + "\n")
         return key
 
     cc.get_cache_key = get_cache_key
