@@ -4,7 +4,8 @@
        levers (`levers`, below): fused QKV before quantization (so the fused weight is quantized);
        the GELU epilogue (plain BF16 weights only) and the Triton kernels after it
     2. quantization               (quant/schemes.py: torchao, before compiling)
-    3. compiler flags             (inductor cache directory, recompile limit)
+    3. compiler flags             (inductor cache directory, Triton's ptxas pinned: `pin_triton_ptxas`, recompile
+                                   limit)
     4. torch.compile(fullgraph=True) of ONE transformer block's code, reused by all blocks
     5. (optional, `cuda_graphs`) the pipeline's model call replayed from one CUDA graph per call shape
        over the whole forward (cudagraph.py; `use_cuda_graphs`)
@@ -201,6 +202,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"
+    pin_triton_ptxas()
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return model
@@ -224,6 +226,24 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     for block in model.blocks:
         block.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return model
+
+
+def pin_triton_ptxas() -> Optional[str]:
+    """Choose Triton's ptxas for the whole process now, before any kernel is compiled; returns its path (None:
+    Triton's own). Inductor switches Triton to the ptxas that ships with torch (CUDA 13 in the H100 image; Triton's
+    bundled one is 12.8) the first time it compiles a kernel in this process, not in its workers. Triton keys its
+    cache on the ptxas version, so a kernel compiled before the switch and looked up after it (or the other way)
+    misses and is compiled again: a warm start with every FX graph cached compiled 22 kernels again with lever
+    `ln` (ln's and the VAE norm's, launched by Triton itself, and six of Inductor's), 5 s of ptxas alone
+    (benchmarks/gpu_warmstart_keys2.sh). Applying Inductor's own rule first makes every compile of the process
+    use one ptxas. A TRITON_PTXAS_PATH set by the user is kept."""
+    if not os.environ.get("TRITON_PTXAS_PATH"):
+        try:
+            from torch._inductor.runtime.compile_tasks import _set_triton_ptxas_path
+        except ImportError:         # another torch: its rule is unknown, leave Triton's default
+            return None
+        _set_triton_ptxas_path()
+    return os.environ.get("TRITON_PTXAS_PATH")
 
 
 def _kernel_unavailable(kernel_module, device: torch.device) -> Optional[str]:
@@ -330,6 +350,7 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
                   norm kernel that builds its input, and a summing kernel (vae_kernel.fused_norm_silu_head;
                   cuDNN runs the head at ~20 TFLOP/s, 1.2 ms a pass): the VAE alone 31.7 -> 30.8 ms per latent
                   frame on the H100 (1.03x); not a default until measured in the whole run and at a warm start."""
+    pin_triton_ptxas()
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae

@@ -9,7 +9,7 @@ import torch._dynamo as dynamo
 from torch._dynamo.utils import counters
 from torch.testing import assert_close
 
-from compile.recipe import CompileConfig, optimize, warm_up, warm_up_schedules
+from compile.recipe import CompileConfig, optimize, pin_triton_ptxas, warm_up, warm_up_schedules
 from model.config import GenerationConfig
 from model.noise import SeededNoise
 from model.pipeline import StreamingPipeline
@@ -172,6 +172,23 @@ def test_tune_lever_becomes_a_compile_option(monkeypatch):
     seen.clear()
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="max_autotune", backend="eager", levers=("tune",)))
     assert seen and all(k["mode"] == "max-autotune" and "options" not in k for k in seen)
+
+
+def test_triton_ptxas_is_pinned_before_any_compile(monkeypatch):
+    """The recipe applies Inductor's ptxas rule before compiling (a warm start otherwise compiles again every
+    kernel built before Inductor's lazy switch: pin_triton_ptxas) and keeps a path the user set."""
+    from torch._inductor.runtime import compile_tasks
+    calls = []
+
+    def inductor_rule():
+        calls.append(1)
+        monkeypatch.setenv("TRITON_PTXAS_PATH", "/torch/bin/ptxas")
+    monkeypatch.setattr(compile_tasks, "_set_triton_ptxas_path", inductor_rule)
+    monkeypatch.delenv("TRITON_PTXAS_PATH", raising=False)
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none"))
+    assert calls == [1] and pin_triton_ptxas() == "/torch/bin/ptxas" and calls == [1]
+    monkeypatch.setenv("TRITON_PTXAS_PATH", "/user/ptxas")
+    assert pin_triton_ptxas() == "/user/ptxas" and calls == [1]
 
 
 def test_persist_lever_sets_inductor_heuristic_and_its_cache_key(monkeypatch):
