@@ -3,7 +3,7 @@
     python scripts/benchmark.py                                   # wan_1_3b shapes, the reference run
     python scripts/benchmark.py model=tiny device=cpu num_frames=30 prompts.switch_frames=[15]
 
-Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS]]" and runs the same configuration (same weights,
+Each path in `paths` is "CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS[:VAE]]]" and runs the same configuration (same weights,
 prompts and noise) after a warm-up that meets every shape of the run (compile/recipe.py): CACHE is
 `ring` (the static ring buffer) or `reference` (LongLive 1.0's cache semantics, literally); COMPILE a
 `compile` group choice (none, default, default_cudagraphs, none_cudagraphs, max_autotune,
@@ -11,7 +11,10 @@ max_autotune_no_cudagraphs, max_autotune_cudagraphs); ATTENTION a backend (sdpa,
 math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers joined by "+"
 (compile/recipe.py LEVERS), default none, e.g. ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write and
 ring:default_cudagraphs:fa3:fp8dq_row:kv_only+kv_write+fp8_gelu (the levers that apply of those the compiled
-`compile` choices default to in generate.py).
+`compile` choices default to in generate.py); VAE the path's own compiled-VAE options over the run's, "+"-joined
+KEY=VALUE with the keys of `vae_*` in conf/benchmark.yaml less the prefix (subpixel, fused_norm, fused_norm_op,
+cuda_graphs, conv_channels, head_taps), e.g. `'...:gelu+kv_only+kv_write+ln:head_taps=true'` (quoted for
+Hydra's override parser) beside the same path without it: a VAE option measured within one process.
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
 CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
@@ -22,6 +25,7 @@ every N-th decoded frame. Writes one JSON row per path to `out_dir` and prints a
 weights: timings are real, outputs carry no meaning.
 """
 import copy
+import dataclasses
 import datetime
 import gc
 import math
@@ -166,6 +170,31 @@ def spread(xs):
     return {"p10": q[0], "p90": q[-1], "min": min(xs), "max": max(xs)}
 
 
+VAE_PATH_KEYS = ("subpixel", "fused_norm", "fused_norm_op", "cuda_graphs", "conv_channels", "head_taps")
+
+
+def vae_path_options(field: str, spec, path: str = "") -> dict:
+    """A path's VAE field ("+"-joined KEY=VALUE, keys VAE_PATH_KEYS) as RunSpec fields over the run's `spec`:
+    e.g. "head_taps=true+conv_channels=0" -> {"vae_head_taps": True, "vae_conv_channels": 0}."""
+    out = {}
+    for item in (x for x in field.split("+") if x):
+        key, eq, value = item.partition("=")
+        if key not in VAE_PATH_KEYS or not eq:
+            raise ValueError(f"path {path!r}: VAE option {item!r}: KEY=VALUE with KEY one of {list(VAE_PATH_KEYS)}")
+        current = getattr(spec, "vae_" + key)
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"path {path!r}: {key}={value!r}: true or false")
+            out["vae_" + key] = value.lower() in ("true", "1")
+        elif isinstance(current, int):
+            if not value.isdigit():
+                raise ValueError(f"path {path!r}: {key}={value!r}: a non-negative integer")
+            out["vae_" + key] = int(value)
+        else:
+            out["vae_" + key] = value
+    return out
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
@@ -197,16 +226,22 @@ def bench(cfg: DictConfig) -> None:
     parsed = []
     for path in cfg.paths:
         cache, mode, attention, *rest = path.split(":")
+        if len(rest) > 3:
+            raise ValueError(f"path {path!r}: CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS[:VAE]]], "
+                             f"not {len(rest) + 3} fields")
         quant = rest[0] if rest else "none"
         levers = tuple(x for x in rest[1].split("+") if x) if len(rest) > 1 else ()
         check_supported(QuantConfig(quant).scheme, spec.device)      # refuse before any timing
         ccfg = CompileConfig.from_choice(mode, attention, levers=levers, cache_dir=cfg.compile.get("cache_dir"))
         ccfg.check_device(spec.device)
-        parsed.append((path, cache, mode, ccfg, quant))
-    for path, cache, mode, ccfg, quant in parsed:
+        if len(rest) > 2 and rest[2] and not cfg.vae:
+            raise ValueError(f"path {path!r}: VAE options without vae=true")
+        pspec = dataclasses.replace(spec, **vae_path_options(rest[2] if len(rest) > 2 else "", spec, path))
+        parsed.append((path, cache, mode, ccfg, quant, pspec))
+    for path, cache, mode, ccfg, quant, pspec in parsed:        # pspec: the run's spec with the path's VAE options
         try:
             m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
-                          bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(spec))
+                          bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(pspec))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -228,7 +263,7 @@ def bench(cfg: DictConfig) -> None:
         vae_frame = [b["vae_ms"] / F for b in blocks[1:] if "vae_ms" in b]       # block 0 decodes 1 + 4 + 4 frames
         e2e = [b.get("e2e_ms", b["ms"] + b.get("vae_ms", 0.0)) / F for b in steady_b if "vae_ms" in b]
         interval = [b["frames_interval_ms"] / F for b in steady_b if "frames_interval_ms" in b]
-        fused_vae = fused_vae_norm_applies(spec, ccfg.mode != "none")
+        fused_vae = fused_vae_norm_applies(pspec, ccfg.mode != "none")
         plan = estimate(spec.model, spec.generation, spec.batch_size, spec.latent_hw, spec.dtype, quant=quant,
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
                         compiled_vae=ccfg.mode != "none",
@@ -246,12 +281,12 @@ def bench(cfg: DictConfig) -> None:
             "vae_per_frame": bool(cfg.vae_per_frame), "vae_channels_last": bool(cfg.vae_channels_last),
             "vae_pad_in_conv": bool(cfg.vae_pad_in_conv),
             "vae_cudnn_benchmark": bool(cfg.vae_cudnn_benchmark),
-            "vae_subpixel": bool(cfg.vae_subpixel) and mode != "none",
+            "vae_subpixel": bool(pspec.vae_subpixel) and mode != "none",
             "vae_fused_norm": fused_vae,
-            "vae_fused_norm_op": spec.vae_fused_norm_op,
-            "vae_cuda_graphs": bool(cfg.vae) and vae_cuda_graphs_apply(spec, ccfg),
-            "vae_conv_channels": spec.vae_conv_channels if mode != "none" else 0,
-            "vae_head_taps": bool(fused_vae and spec.vae_head_taps),
+            "vae_fused_norm_op": pspec.vae_fused_norm_op,
+            "vae_cuda_graphs": bool(cfg.vae) and vae_cuda_graphs_apply(pspec, ccfg),
+            "vae_conv_channels": pspec.vae_conv_channels if mode != "none" else 0,
+            "vae_head_taps": bool(fused_vae and pspec.vae_head_taps),
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",
@@ -280,7 +315,7 @@ def bench(cfg: DictConfig) -> None:
         worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
         r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
         r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
-        name = r["path"].replace(":", "_").replace("+", "-")
+        name = r["path"].replace(":", "_").replace("+", "-").replace("=", "")
         gen = spec.generation
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))
     base = rows[0]
