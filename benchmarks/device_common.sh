@@ -1,4 +1,6 @@
-# Sourced by the benchmarks/gpu_*.sh device calls: install the carried wheels (.whl, see
+# Sourced by the benchmarks/gpu_*.sh device calls (give them LONGLIVE_COMMIT as a literal from this machine's
+# `git rev-parse --short HEAD`: the device's checkout reports the session's base commit): install the carried
+# wheels (.whl, see
 # ../shared/device/wheels.sh), and `step SECONDS command...`, which runs a command time-boxed, appends
 # everything to $OUT/log.txt as it happens (a call stopped at its limit still returns what finished)
 # and shows a filtered tail on stdout.

@@ -18,9 +18,10 @@ the difference is BF16 rounding, as for Inductor's fused kernels).
 Registered as opaque custom ops (`longlive::ln_mod`, `longlive::add_ln_mod`): torch.compile calls them as they
 are, and the kernel is compiled and cached by Triton's launcher, as the VAE's norm kernel. Applies to BF16
 weights only (the recipe skips it for quantized models, whose activation quantization Inductor fuses into
-these same norm kernels). Measured on the H100 (OPTIMIZATION_LOG.md row 44): 1.012x on the DiT, but a warm
-start of 36.2 s against 25.8 without (every FX graph served from the cache; the cause is not found), so the
-lever is an option, not a default.
+these same norm kernels). Measured on the H100 (OPTIMIZATION_LOG.md rows 44, 47): 1.011x in the whole run
+(84.2 vs 85.1 ms per latent frame), a default of the compiled choices. Its kernels are cached by Triton under
+a key that holds the ptxas version: `recipe.pin_triton_ptxas` keeps one ptxas per process, or a warm start
+compiles them again (row 46).
 """
 import torch
 

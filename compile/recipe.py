@@ -22,8 +22,8 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44; none
-changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu):
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-48;
+none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
@@ -42,17 +42,18 @@ changes what is computed; kept as the compiled choices' default: gelu, kv_only, 
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
     ln       each residual add + LayerNorm + modulation of a block (three sites) in one Triton kernel that holds
              the row in registers (norm_kernel.py; CUDA, BF16 weights; skipped for quantized models, whose
-             activation quantization Inductor fuses into these norms): 1.012x (83.5 vs 84.5 ms per latent frame,
-             row 44); not a default: its warm start took 36.2 s against 25.8 without on one machine (every FX
-             graph served from the cache; why the opaque ops slow the warm-up by 10 s is not found)
+             activation quantization Inductor fuses into these norms): 1.011x (84.2 vs 85.1 ms per latent frame
+             in the whole run, rows 44 and 47); warm start 22.3 s (its earlier 36 s was Triton's ptxas switch,
+             row 46: `pin_triton_ptxas`)
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
              process-wide Inductor heuristic (`persistent_rows`, set for every later compile in this thread);
              the compiles under it carry their own key in Inductor's FX graph cache (persistent_rows_cache_key),
              so no kernel made under one heuristic is served to the other): 1.014x (H100, OPTIMIZATION_LOG.md
-             row 36); not a default: its warm start takes 34-35 s against 27 without, every graph served from
-             the cache (row 37). `persistN` sets the row length to N (persist16384 on FP8: 0.99x)
+             row 36), but 1.00x on top of `ln`, whose kernel does three of those reductions (row 48): an option
+             (its warm-start cost, row 37, was the ptxas switch of row 46). `persistN` sets the row length to N
+             (persist16384 on FP8: 0.99x)
 """
 import logging
 import os
