@@ -329,7 +329,7 @@ def fused_vae_norm_unavailable(device: torch.device, channels_last: bool) -> Opt
 
 def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: bool = False,
                 fused_norm_op: str = "opaque", cuda_graphs: bool = False, conv_channels: int = 0,
-                head_taps: bool = False):
+                head_taps: bool = False, attention_gemms: bool = False):
     """Compile the VAE decoder's one-pass function on its own (two graphs: the stream's first block,
     whose first latent frame skips the temporal upsampling, and every later block). On compiled modes
     only (both measured on the H100, BENCHMARKS.md, VAE; eager keeps Wan's layers):
@@ -350,12 +350,15 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
       head_taps   with the fused norm: the head conv (96 -> 3) through its taps' products, computed in the
                   norm kernel that builds its input, and a summing kernel (vae_kernel.fused_norm_silu_head;
                   cuDNN runs the head at ~20 TFLOP/s, 1.2 ms a pass): the VAE alone 31.7 -> 30.8 ms per latent
-                  frame on the H100 (1.03x); not a default until measured in the whole run and at a warm start."""
+                  frame on the H100 (1.03x); not a default until measured in the whole run and at a warm start.
+      attention_gemms  the middle block's attention (one head of dim 384) as two batched GEMMs with float32 logits
+                  (WanVAEDecoder.attention_by_gemms) instead of SDPA's memory-efficient kernel (0.6 ms a pass on
+                  the H100 at ~100 TFLOP/s); not measured yet."""
     pin_triton_ptxas()
     kwargs = MODES[cfg.mode]
     if kwargs is None:
         return vae
-    vae.subpixel_upsample(subpixel).pad_conv_channels(conv_channels)
+    vae.subpixel_upsample(subpixel).pad_conv_channels(conv_channels).attention_by_gemms(attention_gemms)
     if fused_norm:
         why = fused_vae_norm_unavailable(vae.conv2.weight.device, vae.channels_last)
         if why:

@@ -183,8 +183,25 @@ class ResidualBlock(nn.Module):
         return x + h
 
 
+def attention_by_gemms(q, k, v):
+    """softmax(q k^T / sqrt(C)) v of q, k, v [N, L, C] as two batched GEMMs and a softmax: the logits in float32
+    (a BF16 GEMM with a float32 output on CUDA, `bmm(..., out_dtype=)`; elsewhere the inputs widened, the same
+    exact products), the probabilities rounded to v's dtype for the second GEMM, as flash kernels do. For the
+    VAE's one head of dim 384, which no flash kernel takes: PyTorch's SDPA runs the memory-efficient cutlass
+    kernel there (~100 TFLOP/s on the H100), and cuBLAS runs these GEMMs near its ceiling; the [L, L] float32
+    logits (156 MB for a 480x832 frame) are the price."""
+    if q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
+        s = torch.bmm(q, k.transpose(1, 2), out_dtype=torch.float32)
+    else:
+        s = torch.bmm(q.float(), k.float().transpose(1, 2))
+    p = torch.softmax(s * q.shape[-1] ** -0.5, dim=-1).to(v.dtype)
+    return torch.bmm(p, v)
+
+
 class AttentionBlock(nn.Module):
-    """One-head self-attention over the H x W positions of each frame separately (no time mixing)."""
+    """One-head self-attention over the H x W positions of each frame separately (no time mixing).
+    `by_gemms` (WanVAEDecoder.attention_by_gemms): the attention as attention_by_gemms, not SDPA."""
+    by_gemms = False
 
     def __init__(self, dim):
         super().__init__()
@@ -197,7 +214,10 @@ class AttentionBlock(nn.Module):
         y = x.transpose(1, 2).reshape(b * t, c, h, w)                         # (B*T, C, H, W)
         qkv = self.to_qkv(self.norm(y)).reshape(b * t, 1, 3 * c, h * w)       # (B*T, 1, 3C, HW)
         q, k, v = qkv.transpose(2, 3).contiguous().chunk(3, dim=-1)          # (B*T, 1, HW, C) each
-        y = F.scaled_dot_product_attention(q, k, v)                          # (B*T, 1, HW, C)
+        if self.by_gemms:
+            y = attention_by_gemms(q.squeeze(1), k.squeeze(1), v.squeeze(1)).unsqueeze(1)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v)                      # (B*T, 1, HW, C)
         y = self.proj(y.squeeze(1).transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, C, H, W)
         return x + y.view(b, t, c, h, w).transpose(1, 2)
 
@@ -429,6 +449,15 @@ class WanVAEDecoder(nn.Module):
         fused_norm_silu_head, the conv through its 27 taps' products; norm_silu_head_reference on the CPU);
         None: the norm function and the plain convolution. The same sums in another order."""
         self.decoder.head_taps = fn
+        return self
+
+    def attention_by_gemms(self, on: bool = True) -> "WanVAEDecoder":
+        """The middle block's attention (one head of dim 384 over each frame's positions) as two batched GEMMs
+        and a float32 softmax (`attention_by_gemms`) instead of SDPA's memory-efficient kernel: the same math,
+        the logits kept in float32."""
+        for m in self.modules():
+            if isinstance(m, AttentionBlock):
+                m.by_gemms = on
         return self
 
     def cached_convs(self):

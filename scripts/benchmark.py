@@ -13,8 +13,8 @@ math); QUANT a `quant` scheme (default none); LEVERS the compile recipe's levers
 ring:default_cudagraphs:fa3:fp8dq_row:kv_only+kv_write+fp8_gelu (the levers that apply of those the compiled
 `compile` choices default to in generate.py); VAE the path's own compiled-VAE options over the run's, "+"-joined
 KEY=VALUE with the keys of `vae_*` in conf/benchmark.yaml less the prefix (subpixel, fused_norm, fused_norm_op,
-cuda_graphs, conv_channels, head_taps), e.g. `'...:gelu+kv_only+kv_write+ln:head_taps=true'` (quoted for
-Hydra's override parser) beside the same path without it: a VAE option measured within one process.
+cuda_graphs, conv_channels, head_taps, attention_gemms), e.g. `'...:gelu+kv_only+kv_write+ln:head_taps=true'`
+(quoted for Hydra's override parser) beside the same path without it: a VAE option measured within one process.
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
 CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
@@ -170,7 +170,8 @@ def spread(xs):
     return {"p10": q[0], "p90": q[-1], "min": min(xs), "max": max(xs)}
 
 
-VAE_PATH_KEYS = ("subpixel", "fused_norm", "fused_norm_op", "cuda_graphs", "conv_channels", "head_taps")
+VAE_PATH_KEYS = ("subpixel", "fused_norm", "fused_norm_op", "cuda_graphs", "conv_channels", "head_taps",
+                 "attention_gemms")
 
 
 def vae_path_options(field: str, spec, path: str = "") -> dict:
@@ -287,6 +288,7 @@ def bench(cfg: DictConfig) -> None:
             "vae_cuda_graphs": bool(cfg.vae) and vae_cuda_graphs_apply(pspec, ccfg),
             "vae_conv_channels": pspec.vae_conv_channels if mode != "none" else 0,
             "vae_head_taps": bool(fused_vae and pspec.vae_head_taps),
+            "vae_attention_gemms": bool(pspec.vae_attention_gemms) and mode != "none",
             "vae_spread": spread(vae_frame),
             "e2e_ms_per_latent_frame": statistics.median(e2e) if e2e else None, "e2e_spread": spread(e2e),
             "vae_overlap": bool(cfg.vae_overlap) and spec.device.type == "cuda",

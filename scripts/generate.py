@@ -81,6 +81,7 @@ class RunSpec:
     vae_cuda_graphs: bool = True       # compiled VAE with compile.cuda_graphs: each pass replayed from a CUDA graph
     vae_conv_channels: int = 128       # compiled VAE: residual convs with fewer output channels compute this many
     vae_head_taps: bool = False        # compiled VAE with the fused norm: the head conv through its taps' products
+    vae_attention_gemms: bool = False  # compiled VAE: the middle attention as two GEMMs (float32 logits), not SDPA
 
 
 def _int(value, field: str) -> int:
@@ -223,7 +224,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    _fused_norm_op(cfg.output.get("vae_fused_norm_op", "opaque")),
                    bool(cfg.output.get("vae_cuda_graphs", True)),
                    _conv_channels(cfg.output.get("vae_conv_channels", 128)),
-                   bool(cfg.output.get("vae_head_taps", False)))
+                   bool(cfg.output.get("vae_head_taps", False)),
+                   bool(cfg.output.get("vae_attention_gemms", False)))
 
 
 def _conv_channels(value) -> int:
@@ -431,7 +433,7 @@ def vae_compile_options(spec: RunSpec) -> dict:
     """compile_vae's keyword arguments from the run's output options (they act on compiled VAEs only)."""
     return dict(subpixel=spec.vae_subpixel, fused_norm=spec.vae_fused_norm, fused_norm_op=spec.vae_fused_norm_op,
                 cuda_graphs=spec.vae_cuda_graphs, conv_channels=spec.vae_conv_channels,
-                head_taps=spec.vae_head_taps)
+                head_taps=spec.vae_head_taps, attention_gemms=spec.vae_attention_gemms)
 
 
 def build_prompt_encoder(spec: RunSpec):

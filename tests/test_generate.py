@@ -283,7 +283,8 @@ def test_compiled_only_vae_options(caplog):
     assert vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default_cudagraphs"))
     assert not vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default"))
     assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque",
-                                         "cuda_graphs": True, "conv_channels": 128, "head_taps": False}
+                                         "cuda_graphs": True, "conv_channels": 128, "head_taps": False,
+                                         "attention_gemms": False}
     assert not fused_vae_norm_applies(spec)
     subpixel = lambda v: [m.subpixel for m in v.modules() if isinstance(m, Upsample)]
     eager = compile_vae(build_vae(spec), CompileConfig(mode="none"), **vae_compile_options(spec))

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch.testing import assert_close
 
-from model.vae import (VAE_PRESETS, CausalConv3d, SideStreamDecoder, Upsample, WanVAEDecoder, load_vae_weights,
-                       subpixel_weights, vae_state_dict_from_diffusers)
+from model.vae import (VAE_PRESETS, AttentionBlock, CausalConv3d, SideStreamDecoder, Upsample, WanVAEDecoder,
+                       attention_by_gemms, load_vae_weights, subpixel_weights, vae_state_dict_from_diffusers)
 
 TINY = VAE_PRESETS["tiny"]
 HW = (4, 6)                         # latent h, w -> 32 x 48 pixels
@@ -148,6 +148,26 @@ def test_subpixel_upsample_decodes_the_same_video():
     assert_close(torch.cat([fast.decode_block(z[:, a:b], state, per_frame=True) for a, b in ((0, 3), (3, 7))], dim=1),
                  ref, atol=1e-5, rtol=1e-5)
     assert not any(m.subpixel for m in fast.subpixel_upsample(False).modules() if isinstance(m, Upsample))
+
+
+def test_attention_by_gemms_is_sdpa_and_decodes_the_same_video():
+    """attention_by_gemms against SDPA (float64 reference: float32 to 2e-5, BF16 within twice SDPA's own BF16
+    error), and WanVAEDecoder.attention_by_gemms on the whole decoder: the same video; off again restores SDPA."""
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 120, 48, generator=g) * 2 for _ in range(3))
+    ref = F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
+    assert (attention_by_gemms(q, k, v).double() - ref).abs().max() < 2e-5
+    q, k, v = (t.bfloat16() for t in (q, k, v))
+    low, ref = attention_by_gemms(q, k, v), F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
+    sdpa = F.scaled_dot_product_attention(q, k, v)
+    assert low.dtype == torch.bfloat16 and (low.double() - ref).abs().max() <= 2 * (sdpa.double() - ref).abs().max()
+    dec, z = tiny(), latents(7, seed=8)
+    fast = WanVAEDecoder(TINY).eval()
+    fast.load_state_dict(dec.state_dict())
+    attn = [m for m in fast.attention_by_gemms().modules() if isinstance(m, AttentionBlock)]
+    assert attn and all(m.by_gemms for m in attn)
+    assert_close(stream(fast, z, [1, 3, 3])[0], dec.decode(z), atol=1e-5, rtol=1e-5)
+    assert not any(m.by_gemms for m in fast.attention_by_gemms(False).modules() if isinstance(m, AttentionBlock))
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -566,8 +586,22 @@ def test_side_stream_decode_overlapping_other_work_equals_serial():
     assert all(p.start.elapsed_time(p.end) > 0 for p in pending)
 
 
-
 @pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_attention_by_gemms_on_cuda_keeps_float32_logits():
+    """On CUDA the logits come from a BF16 GEMM with a float32 output (bmm out_dtype): the same as the widened
+    inputs' float32 GEMM up to summation order, and compiled (the VAE's path) the same as eager."""
+    g = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(2, 1000, 384, generator=g).cuda().bfloat16() for _ in range(3))
+    out = attention_by_gemms(q, k, v)
+    wide = attention_by_gemms(q.float(), k.float(), v.float())
+    ref = F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
+    assert out.dtype == torch.bfloat16 and (out.double() - ref).abs().max() < 2e-2
+    assert (wide.double() - ref).abs().max() < 1e-4
+    compiled = torch.compile(attention_by_gemms, fullgraph=True)(q, k, v)
+    assert (compiled.double() - out.double()).abs().max() < 2e-2
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_stream_and_compiled_pass(monkeypatch):
     """On the GPU: BF16 streaming equals decode; a fullgraph-compiled pass updates the static caches as eager
