@@ -25,8 +25,9 @@ FakeTensorMode to check them (tests/test_memory.py). One kernel workspace is add
 cuDNN's convolutions in the VAE take their input and output again (`vae_pass_bytes`). Not modelled: other
 workspaces (cuBLAS, attention kernels: small), allocator rounding, attention=math's score matrix (the
 fused kernels keep none), the VAE's middle-attention logits with `output.vae_attention_gemms` (6 bytes per
-position pair a frame: 0.23 GiB at 480x832, alive in the middle block only; not measured), torchao's transient activation quantization, and a channels-last VAE (eager:
-it measured 1.8 GiB less than NCDHW on the H100, so the estimate errs high).
+position pair a frame: 0.23 GiB at 480x832, alive in the middle block only; not measured), torchao's
+transient activation quantization, and a channels-last VAE (eager: it measured 1.8 GiB less than NCDHW on the
+H100, so the estimate errs high).
 
 torch.compile: Inductor's VAE code keeps more buffers alive than eager. `compiled_vae` scales the VAE's
 transient by COMPILED_VAE_FACTOR, measured once on the H100 (2026-11-26, 480x832, batch 1, per-frame,
