@@ -188,8 +188,9 @@ def attention_by_gemms(q, k, v):
     (a BF16 GEMM with a float32 output on CUDA, `bmm(..., out_dtype=)`; elsewhere the inputs widened, the same
     exact products), the probabilities rounded to v's dtype for the second GEMM, as flash kernels do. For the
     VAE's one head of dim 384, which no flash kernel takes: PyTorch's SDPA runs the memory-efficient cutlass
-    kernel there (~100 TFLOP/s on the H100), and cuBLAS runs these GEMMs near its ceiling; the [L, L] float32
-    logits (156 MB for a 480x832 frame) are the price."""
+    kernel there (~100 TFLOP/s on the H100, BENCHMARKS.md, VAE), where cuBLAS GEMMs of this size run at several
+    times that (this path's own speed not measured yet); the [L, L] float32 logits (156 MB for a 480x832 frame)
+    are the price."""
     if q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
         s = torch.bmm(q, k.transpose(1, 2), out_dtype=torch.float32)
     else:

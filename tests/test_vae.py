@@ -602,6 +602,7 @@ def test_attention_by_gemms_on_cuda_keeps_float32_logits():
     assert (compiled.double() - out.double()).abs().max() < 2e-2
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_stream_and_compiled_pass(monkeypatch):
     """On the GPU: BF16 streaming equals decode; a fullgraph-compiled pass updates the static caches as eager
