@@ -50,8 +50,9 @@ from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
 from scripts.optimization_log import psnr, sqnr  # noqa: E402
 from scripts.video import pixels_uint8  # noqa: E402
-from scripts.generate import (BlockTimer, build_model, build_vae, encode_schedules, fused_vae_norm_applies,  # noqa: E402
-                              seeded_noise, summarize, validate, vae_compile_options, vae_cuda_graphs_apply)
+from scripts.generate import (BlockTimer, _fused_norm_op, build_model, build_vae, encode_schedules,  # noqa: E402
+                              fused_vae_norm_applies, seeded_noise, summarize, validate, vae_compile_options,
+                              vae_cuda_graphs_apply)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("longlive_fast")
@@ -192,7 +193,10 @@ def vae_path_options(field: str, spec, path: str = "") -> dict:
                 raise ValueError(f"path {path!r}: {key}={value!r}: a non-negative integer")
             out["vae_" + key] = int(value)
         else:
-            out["vae_" + key] = value
+            try:                        # fused_norm_op, the one text option: the run option's own check
+                out["vae_" + key] = _fused_norm_op(value)
+            except ValueError as e:
+                raise ValueError(f"path {path!r}: {e}") from None
     return out
 
 

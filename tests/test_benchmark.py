@@ -27,7 +27,8 @@ def test_vae_field_overrides_the_runs_options_by_type():
         "vae_cuda_graphs": False, "vae_fused_norm_op": "traced", "vae_subpixel": False}
 
 
-@pytest.mark.parametrize("field", ["taps=true", "head_taps", "head_taps=yes", "conv_channels=-8", "channels_last=1"])
+@pytest.mark.parametrize("field", ["taps=true", "head_taps", "head_taps=yes", "conv_channels=-8", "channels_last=1",
+                                   "fused_norm_op=fast"])
 def test_vae_field_refuses_unknown_keys_and_bad_values(field):
     with pytest.raises(ValueError, match="path 'p'"):
         vae_path_options(field, run_spec(), "p")
