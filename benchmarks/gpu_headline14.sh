@@ -11,11 +11,11 @@
 # if both hold, make them defaults (end to end ~116). Give LONGLIVE_COMMIT as a literal (device_common.sh).
 set -uo pipefail
 source benchmarks/device_common.sh
-step 120 python -m pytest -q tests/test_vae.py -k gemms
-step 120 python benchmarks/vae_attention_bench.py --json $OUT/vae_attention_bench.json
+step 90 python -m pytest -q tests/test_vae.py -k gemms
+step 80 python benchmarks/vae_attention_bench.py --json $OUT/vae_attention_bench.json
 P=ring:default_cudagraphs:fa3:none:gelu+kv_only+kv_write+ln
 T=head_taps=true
 G=attention_gemms=true
-step 540 python scripts/benchmark.py hydra.run.dir=/tmp/bh out_dir=$OUT/rows vae=true quality_frames=16 \
+step 410 python scripts/benchmark.py hydra.run.dir=/tmp/bh out_dir=$OUT/rows vae=true quality_frames=16 \
   "paths=[reference:none:sdpa,$P,'$P:$T','$P:$G','$P:$T+$G']"
 tar czf $OUT/rows.tgz -C $OUT/rows . && rm -rf $OUT/rows
