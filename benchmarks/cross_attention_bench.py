@@ -1,0 +1,92 @@
+"""Time the DiT's cross-attention alone on the GPU, at the reference run's shape (q [1, 4680, 12, 128], k and v
+[1, 512, 12, 128] BF16): FA3 (the default backend), SDPA's cuDNN / flash (FA2) / memory-efficient kernels, two
+batched GEMMs with a float32 softmax compiled by Inductor, and compile/xattn_kernel.py's Triton kernel at each
+of its configurations. Each variant's 20 calls are captured in one CUDA graph and the replays timed
+(benchmarks/cuda_timing.py, per call), with the TFLOP/s of its 4 Lq Lk D H FLOPs and its max abs / relative L2
+difference from float64 attention of the same inputs. Prints one table, fastest first; `--json PATH` writes
+the rows.
+
+    python benchmarks/cross_attention_bench.py
+"""
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cuda_timing import graph_median_us  # noqa: E402
+from compile import xattn_kernel  # noqa: E402
+
+
+def sdpa_with(backend):
+    def run(q, k, v):
+        with sdpa_kernel([backend]):
+            return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
+    return run
+
+
+def gemms(q, k, v):
+    s = torch.einsum("bqhd,bkhd->bhqk", q, k).float() * q.shape[-1] ** -0.5
+    return torch.einsum("bhqk,bkhd->bqhd", s.softmax(-1).to(q.dtype), v)
+
+
+def fa3(q, k, v):
+    from fa3_fwd_interface import _flash_attn_forward
+    return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5)[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    ap.add_argument("--queries", type=int, default=4680)
+    ap.add_argument("--keys", type=int, default=512)
+    args = ap.parse_args()
+    B, Lq, Lk, H, D = 1, args.queries, args.keys, 12, 128
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q = torch.randn(B, Lq, H, D, device="cuda", generator=g).to(torch.bfloat16)
+    k, v = (torch.randn(B, Lk, H, D, device="cuda", generator=g).to(torch.bfloat16) for _ in range(2))
+    variants = {"fa3": fa3, "sdpa cudnn": sdpa_with(SDPBackend.CUDNN_ATTENTION),
+                "sdpa flash (FA2)": sdpa_with(SDPBackend.FLASH_ATTENTION),
+                "sdpa efficient": sdpa_with(SDPBackend.EFFICIENT_ATTENTION),
+                "gemms, compiled": torch.compile(gemms, fullgraph=True)}
+    configs = [dict(zip(("BLOCK_M", "BLOCK_N", "num_warps", "num_stages"), c))
+               for c in itertools.product((64, 128), (64, 128), (4, 8), (2, 3))]
+    with torch.no_grad():
+        ref = torch.einsum("bqhd,bkhd->bhqk", q.double(), k.double()) * D ** -0.5
+        ref = torch.einsum("bhqk,bkhd->bqhd", ref.softmax(-1), v.double())
+        rows = []
+
+        def measure(name, fn, **extra):
+            try:
+                us = graph_median_us(lambda: fn(q, k, v), calls=20)
+                out = fn(q, k, v).double()
+                rows.append({"variant": name, "us": us, "tflop_s": 4 * B * Lq * Lk * H * D / us / 1e6,
+                             "max_abs_diff": (out - ref).abs().max().item(),
+                             "rel_l2": ((out - ref).norm() / ref.norm()).item(), **extra})
+            except Exception as e:                  # a kernel this machine lacks: say so, go on
+                rows.append({"variant": name, "error": f"{type(e).__name__}: {e}"[:200], **extra})
+        for name, fn in variants.items():
+            measure(name, fn)
+        for c in configs:
+            xattn_kernel.CONFIG = c
+            measure("xattn " + " ".join(f"{key}={val}" for key, val in c.items()), xattn_kernel.xattn, config=c)
+    out = {"device": torch.cuda.get_device_name(), "shape": {"B": B, "Lq": Lq, "Lk": Lk, "H": H, "D": D},
+           "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"{out['device']}: cross-attention q [{B}, {Lq}, {H}, {D}], k/v [{B}, {Lk}, {H}, {D}] BF16, per call")
+    for r in sorted(rows, key=lambda r: r.get("us", float("inf"))):
+        if "error" in r:
+            print(f"{r['variant']:58s} {r['error']}")
+        else:
+            print(f"{r['variant']:58s} {r['us']:7.1f} us {r['tflop_s']:6.1f} TFLOP/s  max abs {r['max_abs_diff']:.1e}"
+                  f"  rel L2 {r['rel_l2']:.1e}")
+
+
+if __name__ == "__main__":
+    main()
