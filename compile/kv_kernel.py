@@ -28,42 +28,44 @@ except ImportError:             # the CPU wheels of torch come without Triton: t
     triton = None
 
 UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
+CONFIG = {"ROWS": 2, "num_warps": 8}        # tokens per program, warps (benchmarks/norm_rope_bench.py sweeps them)
 
 
 if triton is not None:
     @triton.jit
     def _norm_rope_kernel(x_ptr, v_ptr, w_ptr, cos_ptr, sin_ptr, idx_ptr, mask_ptr, out_ptr, vout_ptr,
-                          L, S, SX, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
-                          HAS_MASK: tl.constexpr, HAS_IDX: tl.constexpr, COPY_V: tl.constexpr):
-        """RMSNorm + RoPE of one token's row of x (rows SX elements apart, in x and v); stored at row idx[t] of
-        out (row t without HAS_IDX); with COPY_V, v's row is copied to the same row of vout."""
-        pid = tl.program_id(0)                      # one token of one sample
-        b = pid // L
-        t = pid % L
+                          N, L, S, SX, eps, DIM: tl.constexpr, HALF: tl.constexpr, PAIRS: tl.constexpr,
+                          ROWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_IDX: tl.constexpr, COPY_V: tl.constexpr):
+        """RMSNorm + RoPE of ROWS tokens' rows of x (N tokens of B samples, L each; rows SX elements apart, in x
+        and v); token t's row is stored at row idx[t] of out (row t without HAS_IDX); with COPY_V, v's row is
+        copied to the same row of vout. Rows are loaded whole (contiguous) and split into their (even, odd) pairs
+        in registers."""
+        g = tl.program_id(0) * ROWS + tl.arange(0, ROWS)      # the tokens of this program, samples flattened
+        live = g < N
+        b = g // L
+        t = g % L
         if HAS_MASK:
-            if tl.load(mask_ptr + b) == 0:
-                return
-        p = tl.arange(0, PAIRS)                     # pair index within the row (padded to a power of 2)
-        pm = p < DIM // 2
-        src = pid.to(tl.int64) * SX
-        a = tl.load(x_ptr + src + 2 * p, mask=pm, other=0.0).to(tl.float32)
-        c = tl.load(x_ptr + src + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
-        rstd = tl.rsqrt(tl.sum(a * a + c * c, axis=0) / DIM + eps)
-        wa = tl.load(w_ptr + 2 * p, mask=pm, other=0.0).to(tl.float32)
-        wc = tl.load(w_ptr + 2 * p + 1, mask=pm, other=0.0).to(tl.float32)
-        a = ((a * rstd).to(tl.bfloat16).to(tl.float32) * wa).to(tl.bfloat16).to(tl.float32)
-        c = ((c * rstd).to(tl.bfloat16).to(tl.float32) * wc).to(tl.bfloat16).to(tl.float32)
-        j = t * HALF + p % HALF                     # the table row of this token, the pair's angle
+            live = live & (tl.load(mask_ptr + b, mask=live, other=0) != 0)
+        e = tl.arange(0, 2 * PAIRS)                 # element index within the row (padded to a power of 2)
+        m2 = live[:, None] & (e < DIM)[None, :]
+        src = g.to(tl.int64)[:, None] * SX + e[None, :]
+        x = tl.load(x_ptr + src, mask=m2, other=0.0).to(tl.float32)
+        rstd = tl.rsqrt(tl.sum(x * x, axis=1) / DIM + eps)
+        w = tl.load(w_ptr + e, mask=e < DIM, other=0.0).to(tl.float32)
+        y = ((x * rstd[:, None]).to(tl.bfloat16).to(tl.float32) * w[None, :]).to(tl.bfloat16).to(tl.float32)
+        a, c = tl.split(tl.reshape(y, [ROWS, PAIRS, 2]))
+        p = tl.arange(0, PAIRS)                     # pair index; its angle is p % HALF of the token's table row
+        pm = live[:, None] & (p < DIM // 2)[None, :]
+        j = t[:, None] * HALF + (p % HALF)[None, :]
         cs = tl.load(cos_ptr + j, mask=pm, other=0.0)
         sn = tl.load(sin_ptr + j, mask=pm, other=0.0)
-        out = tl.reshape(tl.join(a * cs - c * sn, a * sn + c * cs), [2 * PAIRS]).to(tl.bfloat16)
-        q = tl.arange(0, 2 * PAIRS)
-        row = tl.load(idx_ptr + t) if HAS_IDX else t
-        dst = (b.to(tl.int64) * S + row) * DIM
-        tl.store(out_ptr + dst + q, out, mask=q < DIM)
+        out = tl.reshape(tl.join(a * cs - c * sn, a * sn + c * cs), [ROWS, 2 * PAIRS]).to(tl.bfloat16)
+        row = tl.load(idx_ptr + t, mask=live, other=0) if HAS_IDX else t
+        dst = (b.to(tl.int64) * S + row)[:, None] * DIM + e[None, :]
+        tl.store(out_ptr + dst, out, mask=m2)
         if COPY_V:
-            v = tl.load(v_ptr + src + q, mask=q < DIM)
-            tl.store(vout_ptr + dst + q, v, mask=q < DIM)
+            v = tl.load(v_ptr + src, mask=m2)
+            tl.store(vout_ptr + dst, v, mask=m2)
 
     @triton_op("longlive::norm_rope_write", mutates_args={"ck", "cv"})
     def norm_rope_write(k: torch.Tensor, v: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
@@ -73,9 +75,11 @@ if triton is not None:
         L rows apart: contiguous, or chunks of the fused q, k, v projection); weight [DIM]; cos, sin [L, 1, HALF]
         float32; idx [L] cache token of each token; mask [B] (read when has_mask); ck, cv [B, S, H, D], written."""
         B, L, DIM = k.shape
-        wrap_triton(_norm_rope_kernel)[(B * L,)](
-            k, v, weight, cos, sin, idx, mask, ck, cv, L, ck.shape[1], k.stride(1), eps, DIM=DIM, HALF=cos.shape[-1],
-            PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=has_mask, HAS_IDX=True, COPY_V=True)
+        rows, warps = CONFIG["ROWS"], CONFIG["num_warps"]
+        wrap_triton(_norm_rope_kernel)[(triton.cdiv(B * L, rows),)](
+            k, v, weight, cos, sin, idx, mask, ck, cv, B * L, L, ck.shape[1], k.stride(1), eps, DIM=DIM,
+            HALF=cos.shape[-1], PAIRS=triton.next_power_of_2(DIM // 2), ROWS=rows, HAS_MASK=has_mask, HAS_IDX=True,
+            COPY_V=True, num_warps=warps)
 
     @triton_op("longlive::norm_rope", mutates_args={})
     def norm_rope(x: torch.Tensor, weight: torch.Tensor, eps: float, cos: torch.Tensor,
@@ -83,9 +87,11 @@ if triton is not None:
         """RMSNorm + RoPE of x [B, L, DIM] (contiguous) -> a new [B, L, DIM] tensor."""
         B, L, DIM = x.shape
         out = torch.empty_like(x)
-        wrap_triton(_norm_rope_kernel)[(B * L,)](
-            x, x, weight, cos, sin, x, x, out, out, L, L, DIM, eps, DIM=DIM, HALF=cos.shape[-1],
-            PAIRS=triton.next_power_of_2(DIM // 2), HAS_MASK=False, HAS_IDX=False, COPY_V=False)
+        rows, warps = CONFIG["ROWS"], CONFIG["num_warps"]
+        wrap_triton(_norm_rope_kernel)[(triton.cdiv(B * L, rows),)](
+            x, x, weight, cos, sin, x, x, out, out, B * L, L, L, DIM, eps, DIM=DIM, HALF=cos.shape[-1],
+            PAIRS=triton.next_power_of_2(DIM // 2), ROWS=rows, HAS_MASK=False, HAS_IDX=False, COPY_V=False,
+            num_warps=warps)
         return out
 
 
