@@ -4,11 +4,12 @@ Q's RMSNorm + RoPE (lever `q_rope`).
 
 Why: the block profile (BENCHMARKS.md, kernel appendix) showed Inductor's fused kernel for exactly this
 work at ~81 us per layer call on the H100: ~60 MB moved (K and V rows read, both written to their ring
-slots at a row index loaded from `write_idx`) at ~0.74 TB/s. Here one program handles one token: it loads
-K's row as (even, odd) pairs, normalizes, rotates, and stores the row contiguously at its slot; then
-copies V's row.
-Measured in the block (H100): 28.7 us per layer call against Inductor's 81 us (1.012x end to end). For Q
-(`q_rope`) the kernel takes 23 us against Inductor's 30.5, a gain lost in the run-to-run noise (dropped).
+slots at a row index loaded from `write_idx`) at ~0.74 TB/s. Here a program handles ROWS tokens: it loads
+each row whole, splits it into its (even, odd) pairs in registers, normalizes, rotates, and stores the row
+contiguously at its slot; then copies V's row.
+Measured on the H100 (benchmarks/norm_rope_bench.py, CUDA-graph replays): K + V 22.6 us a layer call (2.5 TB/s)
+against Inductor's 40.1 (its first version, which loaded the pairs at stride 2, took 28.7 us in the block
+profile: 1.012x end to end over Inductor's); Q (`q_rope`) 8.4 us against Inductor's 26.8 (3.4 TB/s).
 
 Numerics follow the model (wan.RMSNorm, rope.apply_rope): the norm in float32, rounded to BF16, times
 the weight, rounded; the rotation in float32 with the float32 tables, rounded. Only the order of the sum
@@ -28,7 +29,7 @@ except ImportError:             # the CPU wheels of torch come without Triton: t
     triton = None
 
 UNAVAILABLE = None if triton is not None else "Triton is not installed (CPU-only torch)"
-CONFIG = {"ROWS": 2, "num_warps": 8}        # tokens per program, warps (benchmarks/norm_rope_bench.py sweeps them)
+CONFIG = {"ROWS": 1, "num_warps": 4}        # tokens per program, warps: the fastest of benchmarks/norm_rope_bench.py
 
 
 if triton is not None:

@@ -22,8 +22,8 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-48;
-none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln):
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-50;
+none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln, q_rope):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
@@ -31,7 +31,8 @@ none changes what is computed; kept as the compiled choices' default: gelu, kv_o
              cross-attention, FFN and the head feed only an output nobody reads (wan.CausalWanModel)
     kv_write K's RMSNorm + RoPE + the ring-cache write of K and V in one Triton kernel (kv_kernel.py;
              CUDA with Triton, the ring cache)
-    q_rope   Q's RMSNorm + RoPE in the same kernel, without the scatter (kv_kernel.py; CUDA with Triton)
+    q_rope   Q's RMSNorm + RoPE in the same kernel, without the scatter (kv_kernel.py; CUDA with Triton): 8.4 us
+             a call against Inductor's 26.8 alone; 1.003x in the whole run (82.9 vs 83.2 ms, row 50)
     tune     Inductor's coordinate-descent tuning of its Triton kernels' block sizes (mode default; the
              max-autotune modes include it): measured 1.01x for a 3.4x longer compile (FP8: 1.03x, 2.1x)
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
@@ -350,10 +351,11 @@ def compile_vae(vae, cfg: CompileConfig, subpixel: bool = False, fused_norm: boo
       head_taps   with the fused norm: the head conv (96 -> 3) through its taps' products, computed in the
                   norm kernel that builds its input, and a summing kernel (vae_kernel.fused_norm_silu_head;
                   cuDNN runs the head at ~20 TFLOP/s, 1.2 ms a pass): the VAE alone 31.7 -> 30.8 ms per latent
-                  frame on the H100 (1.03x); not a default until measured in the whole run and at a warm start.
+                  frame on the H100 (1.03x); its float32 products add ~1.4 GiB reserved in the graphs' pool.
       attention_gemms  the middle block's attention (one head of dim 384) as two batched GEMMs with float32 logits
-                  (WanVAEDecoder.attention_by_gemms) instead of SDPA's memory-efficient kernel (0.6 ms a pass on
-                  the H100 at ~100 TFLOP/s); not measured yet."""
+                  (WanVAEDecoder.attention_by_gemms) instead of SDPA's memory-efficient kernel: 559 -> 213 us a
+                  pass compiled on the H100. With head_taps, the whole run's VAE 33.1 -> 32.4 ms per latent frame
+                  (one process; both defaults of generate.py since)."""
     pin_triton_ptxas()
     kwargs = MODES[cfg.mode]
     if kwargs is None:

@@ -80,8 +80,8 @@ class RunSpec:
     vae_fused_norm_op: str = "opaque"  # that kernel as an opaque custom op or a triton_op (traced)
     vae_cuda_graphs: bool = True       # compiled VAE with compile.cuda_graphs: each pass replayed from a CUDA graph
     vae_conv_channels: int = 128       # compiled VAE: residual convs with fewer output channels compute this many
-    vae_head_taps: bool = False        # compiled VAE with the fused norm: the head conv through its taps' products
-    vae_attention_gemms: bool = False  # compiled VAE: the middle attention as two GEMMs (float32 logits), not SDPA
+    vae_head_taps: bool = True         # compiled VAE with the fused norm: the head conv through its taps' products
+    vae_attention_gemms: bool = True   # compiled VAE: the middle attention as two GEMMs (float32 logits), not SDPA
 
 
 def _int(value, field: str) -> int:
@@ -224,8 +224,8 @@ def validate(cfg: DictConfig) -> RunSpec:
                    _fused_norm_op(cfg.output.get("vae_fused_norm_op", "opaque")),
                    bool(cfg.output.get("vae_cuda_graphs", True)),
                    _conv_channels(cfg.output.get("vae_conv_channels", 128)),
-                   bool(cfg.output.get("vae_head_taps", False)),
-                   bool(cfg.output.get("vae_attention_gemms", False)))
+                   bool(cfg.output.get("vae_head_taps", True)),
+                   bool(cfg.output.get("vae_attention_gemms", True)))
 
 
 def _conv_channels(value) -> int:

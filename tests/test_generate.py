@@ -272,7 +272,8 @@ def test_vae_options_reach_the_decoder(on):
 
 
 def test_compiled_only_vae_options(caplog):
-    """output.vae_subpixel / vae_fused_norm / vae_cuda_graphs / vae_conv_channels (defaults on) act in compile_vae,
+    """output.vae_subpixel / vae_fused_norm / vae_cuda_graphs / vae_conv_channels / vae_head_taps /
+    vae_attention_gemms (defaults on) act in compile_vae,
     on compiled VAEs only (the graphs with compile.cuda_graphs); the fused
     norm kernel needs CUDA, so on the CPU it is skipped with a warning and the memory plan does not count it."""
     from compile.recipe import CompileConfig, compile_vae
@@ -283,8 +284,8 @@ def test_compiled_only_vae_options(caplog):
     assert vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default_cudagraphs"))
     assert not vae_cuda_graphs_apply(spec, CompileConfig.from_choice("default"))
     assert vae_compile_options(spec) == {"subpixel": True, "fused_norm": True, "fused_norm_op": "opaque",
-                                         "cuda_graphs": True, "conv_channels": 128, "head_taps": False,
-                                         "attention_gemms": False}
+                                         "cuda_graphs": True, "conv_channels": 128, "head_taps": True,
+                                         "attention_gemms": True}
     assert not fused_vae_norm_applies(spec)
     subpixel = lambda v: [m.subpixel for m in v.modules() if isinstance(m, Upsample)]
     eager = compile_vae(build_vae(spec), CompileConfig(mode="none"), **vae_compile_options(spec))
