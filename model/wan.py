@@ -231,9 +231,11 @@ class CausalWanModel(nn.Module):
 
     def init_random(self, generator: torch.Generator = None, std_scale: float = 1.0) -> "CausalWanModel":
         """Random weights for tests and benchmarks: N(0, 1/fan_in) matrices, small modulations and biases,
-        norm weights near 1. Drawn in float32 on the CPU from `generator`, then cast to the model's dtype."""
+        norm weights near 1. Drawn in float32 from `generator` on its device (a CPU generator: the CPU; the same
+        seed gives other weights on a CUDA generator), then cast to the model's dtype."""
+        device = generator.device if generator is not None else "cpu"
         for name, p in self.named_parameters():
-            w = torch.randn(p.shape, generator=generator, device="cpu")
+            w = torch.randn(p.shape, generator=generator, device=device)
             if name.endswith("modulation"):
                 w = w * 0.1
             elif p.ndim >= 2:

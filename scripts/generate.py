@@ -381,7 +381,9 @@ def summarize(blocks: list, gen: GenerationConfig) -> dict:
 
 
 def build_model(spec: RunSpec) -> CausalWanModel:
-    """The DiT on the run's device and dtype: the checkpoint's weights, or random ones."""
+    """The DiT on the run's device and dtype: the checkpoint's weights, or random ones, drawn on that device (on a
+    GPU the same seed gives other weights than on the CPU; drawing the 1.3B model's on the CPU took 10-16 s of
+    every start on the H100 machines, BENCHMARKS.md, warm start)."""
     ck = spec.checkpoint
     if ck:
         return load_dit(spec.model, spec.dtype, spec.device, wan_dir=ck["wan_dir"], generator=ck["generator"],
@@ -389,7 +391,8 @@ def build_model(spec: RunSpec) -> CausalWanModel:
                         lora_alpha=ck["lora_alpha"])
     with torch.device(spec.device):
         model = CausalWanModel(spec.model).to(spec.dtype)
-    return model.init_random(torch.Generator().manual_seed(spec.init_seed)).eval()
+    gen_device = spec.device if spec.device.type == "cuda" else "cpu"
+    return model.init_random(torch.Generator(gen_device).manual_seed(spec.init_seed)).eval()
 
 
 def build_vae(spec: RunSpec) -> WanVAEDecoder:
