@@ -62,6 +62,9 @@ def load_bench_rows(files) -> list:
         label = (f"quant={b['quant']}" if b["quant"] != "none" else f"no quant ({b.get('dtype', 'bfloat16')})")
         if levers:
             label += f", levers {'+'.join(levers)}"
+        vae_field = b["path"].split(":")[5:6]         # a path's own VAE options (benchmark.py's sixth field)
+        if vae_field and vae_field[0]:
+            label += f", VAE {vae_field[0]}"
         sq = b.get("latent_sqnr_db_vs_first_path")
         rows.append({
             "dir": f, "quant": b["quant"], "compile": b["compile"], "attention": b["attention"],

@@ -47,22 +47,25 @@ def test_bad_combination_in_a_sweep_skips_only_that_job(tmp_path):
 
 
 def test_benchmark_rows_become_a_log_section(tmp_path):
-    """--bench: the rows of one benchmark process, each against that process's first path."""
+    """--bench: the rows of one benchmark process, each against that process's first path, each labelled with its
+    quant, levers and own VAE options."""
     out = subprocess.run([sys.executable, "scripts/benchmark.py", "model=tiny", "device=cpu", "num_frames=36", "vae=true",
                           "quality_frames=4",
                           "prompts.switch_frames=[6,12,18,24,30]", f"out_dir={tmp_path}/rows",
-                          f"hydra.run.dir={tmp_path}/run", "paths=[ring:none:sdpa,ring:none:sdpa:int8wo:kv_only]"],
+                          f"hydra.run.dir={tmp_path}/run", "paths=[ring:none:sdpa,ring:none:sdpa:int8wo:kv_only,'ring:none:sdpa:none::subpixel=false']"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = sorted((tmp_path / "rows").glob("*.json"))
-    assert len(rows) == 2
+    assert len(rows) == 3
     log = tmp_path / "LOG.md"
     out = subprocess.run([sys.executable, "scripts/optimization_log.py", "--bench", *map(str, rows), "--out", str(log),
                           "--section", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in log.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(lines) == 2 and "reference of the process" in lines[0]
-    cells = [c.strip() for c in lines[1].split("|")]
+    assert len(lines) == 3 and "reference of the process" in lines[0]
+    labels = [line.split("|")[1].strip() for line in lines]
+    assert "no quant (float32), VAE subpixel=false" in labels           # a path's own VAE options are named
+    cells = [c.strip() for c in next(line for line in lines if "int8wo" in line).split("|")]
     assert cells[1] == "quant=int8wo, levers kv_only" and 20 < float(cells[6].split()[0]) < 200
     assert 20 < float(cells[8]) < 200                              # PSNR of the kept decoded frames
     assert cells[-2] in ("keep", "drop") and "numerical fidelity only" in log.read_text()
