@@ -21,7 +21,8 @@ norm + SiLU in front of each cached conv as one Triton kernel that reads the his
 the same kernel as a triton_op (Inductor launches it); `graph`: each pass after the stream's first replayed
 from a CUDA graph (compile/cudagraph.GraphedVAEPasses, its own memory pool); `chanN`: the residual convs with fewer
 output channels compute N, the extra ones from zero weights (`WanVAEDecoder.pad_conv_channels`); `taps`: with
-`fused`, the head conv through its taps' products in the norm kernel (`WanVAEDecoder.head_taps_kernel`). Per variant: median ms per
+`fused`, the head conv through its taps' products in the norm kernel (`WanVAEDecoder.head_taps_kernel`); `gemms`: the
+middle attention as two batched GEMMs (`WanVAEDecoder.attention_by_gemms`). Per variant: median ms per
 latent frame over the blocks after the first two (CUDA events around each block), the peak memory allocated
 above the weights during the timed blocks and the memory reserved above them after (a graph's pool is
 reserved, not allocated, between replays), and the max abs difference of its video from the first variant's.
@@ -164,7 +165,7 @@ def memory_trace(vae, z, state, per_frame, top: int = 20) -> dict:
 
 def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudnn_benchmark=False,
                 pad_in_conv=False, subpixel=False, trace_memory=False, prenorm=False, pwcat=False, fused=False,
-                fused_traced=False, graph=False, channels=0, taps=False):
+                fused_traced=False, graph=False, channels=0, taps=False, gemms=False):
     torch.backends.cudnn.benchmark = cudnn_benchmark     # read by every convolution call, compiled ones too
     with torch.device("meta"):
         vae = WanVAEDecoder(VAE_PRESETS["wan2_1"]).to(torch.bfloat16)
@@ -173,6 +174,7 @@ def run_variant(base_sd, z, channels_last, per_frame, compiled, flops=None, cudn
     if channels_last:
         vae.to_channels_last()
     vae.pad_space_in_conv(pad_in_conv).subpixel_upsample(subpixel).history_before_norm(prenorm).pad_conv_channels(channels)
+    vae.attention_by_gemms(gemms)
     if fused or fused_traced:
         from compile import vae_kernel
         vae.fuse_norm_history(vae_kernel.fused_norm_silu_history_traced if fused_traced
@@ -233,21 +235,21 @@ def in_fresh_thread(fn, *args):
 
 def parse_variant(spec: str, timed_default: bool):
     """"cl:frame:compiled[:OPTS]", OPTS "+"-joined from timed|heuristic, convpad, subpixel, prenorm, pwcat, fused,
-    fusedtriton, graph, chanN, taps -> (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv, subpixel,
-    prenorm, pwcat, fused, fusedtriton, graph, conv channels (0: off), taps)."""
+    fusedtriton, graph, chanN, taps, gemms -> (channels_last, per_frame, compiled, cudnn_benchmark, pad_in_conv,
+    subpixel, prenorm, pwcat, fused, fusedtriton, graph, conv channels (0: off), taps, gemms)."""
     parts = spec.split(":")
     opts = parts[3].split("+") if len(parts) == 4 else []
     chans = [int(o[4:]) for o in opts if re.fullmatch(r"chan\d+", o)]
     flags = set(opts) - {f"chan{n}" for n in chans}
     if len(parts) not in (3, 4) or not flags <= {"timed", "heuristic", "convpad", "subpixel", "prenorm", "pwcat", "fused",
-                                                 "fusedtriton", "graph", "taps"} or \
+                                                 "fusedtriton", "graph", "taps", "gemms"} or \
             {"timed", "heuristic"} <= flags or len(chans) > 1:
         raise SystemExit(f"--only: {spec!r} is not LAYOUT:PASS:MODE[:OPTS], OPTS from timed|heuristic, convpad, "
-                         "subpixel, prenorm, pwcat, fused, fusedtriton, graph, chanN, taps")
+                         "subpixel, prenorm, pwcat, fused, fusedtriton, graph, chanN, taps, gemms")
     timed = "timed" in opts or (timed_default and "heuristic" not in opts)
     return (parts[0] == "cl", parts[1] == "frame", parts[2] == "compiled", timed, "convpad" in opts, "subpixel" in opts,
             "prenorm" in opts, "pwcat" in opts, "fused" in opts, "fusedtriton" in opts, "graph" in opts,
-            chans[0] if chans else 0, "taps" in opts)
+            chans[0] if chans else 0, "taps" in opts, "gemms" in opts)
 
 
 def main():
@@ -268,7 +270,8 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    plain = (False,) * 7 + (0, False)            # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph, chan, taps
+    plain = (False,) * 7 + (0, False, False)     # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph, chan, taps,
+    #                                              gemms
     variants = [(False, False, False, timed, *plain), (True, False, False, timed, *plain),
                 (False, True, False, timed, *plain), (True, True, False, timed, *plain)]
     if args.compile:
@@ -278,14 +281,16 @@ def main():
         variants = [parse_variant(v, timed) for v in args.only.split(",")]
     flops = conv_flops(sd, z) if args.profile else None
     rows, first = [], None
-    for cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced, graph, channels, taps in variants:
+    for (cl, pf, comp, bench, convpad, subpixel, prenorm, pwcat, fused, fused_traced, graph, channels, taps,
+         gemms) in variants:
         r, video = in_fresh_thread(run_variant, sd, z, cl, pf, comp, flops, bench, convpad, subpixel, args.memory_trace,
-                                   prenorm, pwcat, fused, fused_traced, graph, channels, taps)
+                                   prenorm, pwcat, fused, fused_traced, graph, channels, taps, gemms)
         first = video if first is None else first
         r.update({"layout": "NDHWC" if cl else "NCDHW", "per_frame": pf, "compiled": comp, "cudnn_benchmark": bench,
                   "pad_in_conv": convpad, "subpixel": subpixel, "history_before_norm": prenorm,
                   "force_pointwise_cat": pwcat, "fused_norm": fused or fused_traced,
                   "fused_norm_traced": fused_traced, "cuda_graphs": graph, "conv_channels": channels, "head_taps": taps,
+                  "attention_gemms": gemms,
                   "max_abs_diff_vs_first": (video.float() - first.float()).abs().max().item()})
         rows.append(r)
         print({k: v for k, v in r.items() if k not in ("profile", "memory_trace")}, flush=True)
