@@ -4,6 +4,7 @@
 # (its CUDA tests first); then the block profile of today's default levers (with ln), for the kernel appendix.
 # Prediction: a kernel without FA3's ~21 us fixed cost per CTA at ~40-50 us a call, ~2 ms per latent frame.
 # Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Run at 256bae7 (13:54Z); compile/xattn_kernel.py and its test were removed after it (OPTIMIZATION_LOG.md row 51).
 set -uo pipefail
 source benchmarks/device_common.sh
 step 120 python -m pytest -q tests/test_xattn_kernel.py
