@@ -270,8 +270,8 @@ def main():
     sd = base.state_dict()
     z = torch.randn(1, args.blocks * F, 16, *HW, generator=torch.Generator().manual_seed(0)).cuda().to(torch.bfloat16)
     timed = args.cudnn_benchmark
-    plain = (False,) * 7 + (0, False, False)     # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph, chan, taps,
-    #                                              gemms
+    # convpad, subpixel, prenorm, pwcat, fused, fusedtriton, graph off; chan 0; taps, gemms off
+    plain = (False,) * 7 + (0, False, False)
     variants = [(False, False, False, timed, *plain), (True, False, False, timed, *plain),
                 (False, True, False, timed, *plain), (True, True, False, timed, *plain)]
     if args.compile:
