@@ -1,11 +1,11 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
