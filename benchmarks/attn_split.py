@@ -8,7 +8,9 @@ Splitting the keys in 2 gives 888 half-length CTAs (6.7 waves) at the cost of fl
 a second kernel. compile/backends.fa3_num_splits predicts the best split from a cost model; this measures
 every split 1-4 at each shape the model meets (the window's fill levels, the re-cache's queries, the text
 cross-attention, batch 2 and 4), plus a split of our own for batch 1: the two key halves as a batch of 2
-(free views of the cache) and the halves' outputs merged with their log-sum-exp, eager and compiled.
+(free views of the cache) and the halves' outputs merged with their log-sum-exp, eager and compiled; and lever
+`waves` (compile/backends.fa3_wave_plan): the query tiles of the whole waves in one call with all keys, the
+remaining tiles' keys split in 2 or 3 (the plan's main rows, at shapes with a plan).
 
 Per variant: median ms over `--reps` CUDA-event-timed calls after 5 warm-up calls, TFLOP/s (4 Lq Lk H D per
 sample), max abs and relative L2 difference from the unsplit output, and the heuristic's pick. Prints a table
@@ -23,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compile.backends import fa3_num_splits  # noqa: E402
+from compile.backends import fa3_num_splits, fa3_wave_plan  # noqa: E402
 
 FRAME = 1560          # tokens per latent frame at 480x832
 SHAPES = [            # (what, batch, queries, keys)
@@ -83,6 +85,10 @@ def main():
         base = fa3(q, k, v, 1).float()
         pick = fa3_num_splits(b, lq, lk, H, sms, D)
         variants = [(f"splits={s}", lambda s=s: fa3(q, k, v, s)) for s in (1, 2, 3, 4)]
+        plan = fa3_wave_plan(b, lq, lk, H, sms)
+        if plan:
+            variants += [(f"waves {plan[0]}+{s}", lambda s=s: torch.ops.longlive.fa3_waves(q, k, v, plan[0], s))
+                         for s in (2, 3)]
         if b == 1 and lk % 2 == 0:
             variants += [("halves eager", lambda: halves(q, k, v)), ("halves compiled", lambda: halves_compiled(q, k, v))]
         for name, fn in variants:
@@ -93,7 +99,7 @@ def main():
                 print(f"{what} {name}: failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
                 continue
             rows.append({"shape": what, "batch": b, "lq": lq, "lk": lk, "variant": name, "ms": med, "min": lo, "max": hi,
-                         "tflops": flops / med / 1e9, "heuristic_splits": pick,
+                         "tflops": flops / med / 1e9, "heuristic_splits": pick, "wave_plan": plan,
                          "max_abs_diff": (out - base).abs().max().item(),
                          "rel_l2": ((out - base).norm() / base.norm()).item()})
             print(rows[-1], flush=True)

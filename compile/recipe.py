@@ -38,6 +38,10 @@ none changes what is computed; kept as the compiled choices' default: gelu, kv_o
     split    FA3 splits the keys where that fills its last wave of CTAs (backends.fa3_num_splits: the
              steady-state self-attention of batch 1 runs in 2 parts); attention=fa3 only, any mode:
              1.03x on that call alone, 1.00x in the model (the combine kernel's cost)
+    waves    FA3 runs the query tiles that fill whole waves as one call with all keys and splits only the
+             remaining tiles' keys (backends.fa3_wave_plan, an opaque custom op writing one output): the steady
+             batch-1 self-attention's 4 rounds of CTAs become 3.5 (predicted 0.770 vs 0.864 ms a call);
+             attention=fa3 only, any mode; taken over `split` where both are set
     fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
@@ -67,11 +71,11 @@ import torch
 
 from quant.schemes import QuantConfig, quantize
 
-from .backends import choose, set_fa3_split
+from .backends import choose, set_fa3_split, set_fa3_waves
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "persist", "fp8_gelu", "ln")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "waves", "persist", "fp8_gelu", "ln")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -144,8 +148,10 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     device = model.patch_embedding.weight.device
     attention = choose(cfg.attention, device)
     set_fa3_split("split" in cfg.levers)
-    if "split" in cfg.levers and attention != "fa3":
-        log.info("lever split skipped: it splits FA3's keys, the attention is %s", attention)
+    set_fa3_waves("waves" in cfg.levers)
+    for lever in ("split", "waves"):
+        if lever in cfg.levers and attention != "fa3":
+            log.info("lever %s skipped: it splits FA3's keys, the attention is %s", lever, attention)
     if "qkv" in cfg.levers:
         for block in model.blocks:
             block.self_attn.fuse_qkv()

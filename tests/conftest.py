@@ -10,12 +10,13 @@ if ROOT not in sys.path:
 
 @pytest.fixture(autouse=True)
 def _process_wide_attention_choice():
-    """optimize() sets the attention backend (and FA3's key split) for the whole process, as a run does once; a
+    """optimize() sets the attention backend (and FA3's key split / wave plan) for the whole process, as a run does once; a
     test that compiles for the GPU (backend fa3, a CUDA-only custom op) must not hand its choice to the CPU tests
     after it (on a GPU machine the full suite otherwise fails in test_determinism)."""
     from compile import backends
     from model.attention import get_backend, set_backend
-    before, split = get_backend(), backends._SPLIT
+    before, split, waves = get_backend(), backends._SPLIT, backends._WAVES
     yield
     set_backend(before)
     backends.set_fa3_split(split)
+    backends.set_fa3_waves(waves)

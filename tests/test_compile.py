@@ -148,14 +148,31 @@ def test_fa3_split_cost_model():
     assert fa3_num_splits(1, 3 * frame, 12 * frame, 12, 132, max_splits=1) == 1
 
 
+def test_fa3_wave_plan():
+    """compile/backends.fa3_wave_plan (lever `waves`): on 132 SMs the steady batch-1 self-attention runs its first
+    33 query tiles a head (3 whole waves of 12 x 33 CTAs) whole and splits the keys of the last 4 tiles in 2; so
+    do the window's fill levels. Shapes whose waves are full (the re-cache: 1320 CTAs, 10 waves), with few keys
+    (the cross-attention) or of batch 2 and 4 (the tail would not shorten the last round) stay one call."""
+    from compile.backends import fa3_wave_plan
+    frame = 1560
+    assert fa3_wave_plan(1, 3 * frame, 12 * frame, 12, 132) == (33 * 128, 2)
+    assert fa3_wave_plan(1, 3 * frame, 6 * frame, 12, 132) == (33 * 128, 2)
+    assert fa3_wave_plan(1, 9 * frame, 12 * frame, 12, 132) is None
+    assert fa3_wave_plan(1, 3 * frame, 512, 12, 132) is None
+    assert fa3_wave_plan(2, 3 * frame, 12 * frame, 12, 132) is None
+    assert fa3_wave_plan(4, 3 * frame, 12 * frame, 12, 132) is None
+    assert fa3_wave_plan(1, 3 * frame, 12 * frame, 12, 444) is None           # one wave, nothing whole before it
+    assert fa3_wave_plan(1, 3 * frame, 12 * frame, 12, 132, max_splits=1) is None
+
+
 def test_split_lever_off_the_fa3_backend_changes_nothing():
-    """Lever `split` with another attention backend: logged and skipped, the process-wide flag follows the
+    """Levers `split` and `waves` with another attention backend: logged and skipped, the process-wide flag follows the
     config (a later path without the lever runs FA3 whole)."""
     from compile import backends
-    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=("split",)))
-    assert backends._SPLIT
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=("split", "waves")))
+    assert backends._SPLIT and backends._WAVES
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa"))
-    assert not backends._SPLIT
+    assert not backends._SPLIT and not backends._WAVES
 
 
 def test_tune_lever_becomes_a_compile_option(monkeypatch):

@@ -398,6 +398,52 @@ def test_fa3_split_keys_equal_one_part(monkeypatch):
     assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2
 
 
+def test_fa3_waves_equal_one_call(monkeypatch):
+    """Lever `waves` (compile/backends.fa3_wave_plan, the custom op fa3_waves): the whole-wave query tiles with all
+    keys and the rest with their keys in 2 parts, written into one output, are the single FA3 call to BF16
+    rounding at the steady-state shape; the compiled tiny model (made to take that path every call) replayed
+    from CUDA graphs matches the plain FA3 path without recompiles or graph breaks."""
+    import copy
+
+    import torch._dynamo as dynamo
+    from torch._dynamo.utils import counters
+
+    from compile import backends
+    from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
+    from model.attention import backend_fn
+    if "fa3" not in backends.register_optional_backends():
+        pytest.skip("fa3 not available")
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16) for n in (4680, 18720, 18720))
+    one = backend_fn("fa3")(q, k, v).float()
+    backends.set_fa3_waves(True)
+    try:
+        waves = backend_fn("fa3")(q, k, v).float()
+    finally:
+        backends.set_fa3_waves(False)
+    assert backends.fa3_wave_plan(1, 4680, 18720, 12, 132) == (4224, 2)
+    assert ((waves - one).norm() / one.norm()).item() < 5e-3
+    assert ((waves[:, :4224] - one[:, :4224]).abs().max()).item() == 0         # the whole waves: the same kernel
+    monkeypatch.setattr(backends, "fa3_wave_plan", lambda b, lq, *args, **kwargs: (lq // 2, 2))    # tiny shapes
+    with torch.device("cuda"):
+        base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
+    sched = schedules(1)
+    noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
+    outs = []
+    for levers in ((), ("waves",)):
+        dynamo.reset()
+        cfg = CompileConfig.from_choice("default_cudagraphs", "fa3", levers=levers)
+        pipe = use_cuda_graphs(StreamingPipeline(optimize(copy.deepcopy(base), cfg), GenerationConfig(), 1, HW), cfg)
+        with torch.no_grad():
+            warm_up(pipe, sched, noise)
+            counters.clear()
+            outs.append(pipe.generate(sched, 30, noise()).float())
+        assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
+    backends.set_fa3_waves(False)
+    dynamo.reset()
+    assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2
+
+
 def test_shared_pool_outlives_its_graphs():
     """compile/cudagraph.GraphPool: after one owner's graphs are gone, another can still capture into the shared
     pool (PyTorch asserts on a pool whose graphs are all gone before it is released; the pool's own tiny graph
