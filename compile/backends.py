@@ -97,12 +97,22 @@ def fa3_wave_plan(batch: int, lq: int, lk: int, heads: int, sms: int, tile=FA3_T
 def fa3_waves(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, main_rows: int, splits: int) -> torch.Tensor:
     """FA3 as two calls writing one output (lever `waves`, fa3_wave_plan): queries [0, main_rows) with all keys,
     the rest with the keys in `splits` parts. Opaque to the compiler (no concatenation copy)."""
-    from fa3_fwd_interface import _flash_attn_forward
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    scale = q.shape[-1] ** -0.5
-    _flash_attn_forward(q[:, :main_rows], k, v, out_=out[:, :main_rows], softmax_scale=scale)
-    _flash_attn_forward(q[:, main_rows:], k, v, out_=out[:, main_rows:], softmax_scale=scale, num_splits=splits)
+    _fa3_into(q[:, :main_rows], k, v, out[:, :main_rows], 1)
+    _fa3_into(q[:, main_rows:], k, v, out[:, main_rows:], splits)
     return out
+
+
+def _fa3_into(q, k, v, out, splits):
+    """FA3's forward writing into `out` (a view): the wheel's C++ op itself, since its Python custom op refuses to
+    return an output that aliases an argument. Arguments in the order of fa3_fwd_interface._flash_attn_forward."""
+    import fa3_fwd_interface  # noqa: F401  (registers torch.ops.fa3_fwd)
+    unused = (None,) * 16      # cu_seqlens_q, _k, _k_new, seqused_q, _k, max_seqlen_q, _k, page_table, kv_batch_idx,
+    #                            leftpad_k, rotary_cos, _sin, seqlens_rotary, q_descale, k_descale, v_descale
+    torch.ops.fa3_fwd.fwd(q, k, v, None, None, None, out, *unused, q.shape[-1] ** -0.5,
+                          False, -1, -1, 0, 0.0, True, None, splits, None, 0)
+    # causal, window left / right, attention_chunk, softcap, rotary_interleaved, scheduler_metadata, num_splits,
+    # pack_gqa, sm_margin
 
 
 @fa3_waves.register_fake
