@@ -10,9 +10,9 @@ if ROOT not in sys.path:
 
 @pytest.fixture(autouse=True)
 def _process_wide_attention_choice():
-    """optimize() sets the attention backend (and FA3's key split / wave plan) for the whole process, as a run does once; a
-    test that compiles for the GPU (backend fa3, a CUDA-only custom op) must not hand its choice to the CPU tests
-    after it (on a GPU machine the full suite otherwise fails in test_determinism)."""
+    """optimize() sets the attention backend (and FA3's key split / wave plan) for the whole process, as a run does
+    once; a test that compiles for the GPU (backend fa3, a CUDA-only custom op) must not hand its choice to the CPU
+    tests after it (on a GPU machine the full suite otherwise fails in test_determinism)."""
     from compile import backends
     from model.attention import get_backend, set_backend
     before, split, waves = get_backend(), backends._SPLIT, backends._WAVES

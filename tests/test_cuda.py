@@ -414,7 +414,8 @@ def test_fa3_waves_equal_one_call(monkeypatch):
     if "fa3" not in backends.register_optional_backends():
         pytest.skip("fa3 not available")
     g = torch.Generator("cuda").manual_seed(0)
-    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16) for n in (4680, 18720, 18720))
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
+               for n in (4680, 18720, 18720))
     one = backend_fn("fa3")(q, k, v).float()
     backends.set_fa3_waves(True)
     try:
