@@ -33,6 +33,7 @@ FA3_TILE = (128, 176)      # FA3's Hopper forward tile (queries, keys) for head 
 _SMS = 0                   # the GPU's SM count (set when the FA3 backend is registered)
 _SPLIT = False             # lever `split`: FA3 splits the keys to fill its last wave (set_fa3_split)
 _WAVES = False             # lever `waves`: FA3 runs its whole waves unsplit and splits only the rest (set_fa3_waves)
+_HALVES = False            # lever `halves`: batch-1 FA3 over the keys' two halves as a batch of 2 (set_fa3_halves)
 
 
 def fa3_num_splits(batch: int, lq: int, lk: int, heads: int, sms: int, head_dim: int = 128, tile=FA3_TILE,
@@ -120,6 +121,26 @@ def _(q, k, v, main_rows, splits):
     return torch.empty(q.shape, dtype=q.dtype, device=q.device)
 
 
+def fa3_halves(q, k, v):
+    """Lever `halves`: batch-1 attention as one FA3 call over the keys' two halves as a batch of 2 (views of the
+    cache; the queries expanded, not copied), merged by their log-sum-exp: the whole softmax is the halves'
+    softmaxes weighted by sigmoid(lse0 - lse1) and its complement. 2 x 444 CTAs (6.7 waves on 132 SMs) instead
+    of 444 (3.4), and the merge is an elementwise kernel Inductor fuses (float32 math)."""
+    from fa3_fwd_interface import _flash_attn_forward
+    _, lk, h, d = k.shape
+    half = lambda x: x.reshape(2, lk // 2, h, d)  # noqa: E731  (a view: the cache prefix is contiguous)
+    out, lse = _flash_attn_forward(q.expand(2, *q.shape[1:]), half(k), half(v), softmax_scale=d ** -0.5)[:2]
+    w = torch.sigmoid(lse[0] - lse[1]).transpose(0, 1).unsqueeze(-1)          # [Lq, H, 1]: the first half's weight
+    return (out[1].float() + w * (out[0].float() - out[1].float())).to(q.dtype).unsqueeze(0)
+
+
+def set_fa3_halves(on: bool) -> None:
+    """Lever `halves` (compile/recipe.py): batch-1 FA3 calls whose CTAs leave a wave partly idle (fa3_wave_plan has
+    a plan) run as fa3_halves; process-wide like `waves`, which it takes over."""
+    global _HALVES
+    _HALVES = bool(on)
+
+
 def set_fa3_waves(on: bool) -> None:
     """Lever `waves` (compile/recipe.py): FA3 calls run per fa3_wave_plan (process-wide, like `split`)."""
     global _WAVES
@@ -136,8 +157,10 @@ def set_fa3_split(on: bool) -> None:
 def _fa3(q, k, v):
     from fa3_fwd_interface import _flash_attn_forward
     plan = (fa3_wave_plan(q.shape[0], q.shape[1], k.shape[1], q.shape[2], _SMS)
-            if _WAVES and _SMS and q.shape[3] == 128 else None)     # FA3_TILE is head dim 128's
-    if plan:
+            if (_WAVES or _HALVES) and _SMS and q.shape[3] == 128 else None)     # FA3_TILE is head dim 128's
+    if plan and _HALVES and q.shape[0] == 1 and k.shape[1] % 2 == 0:
+        return fa3_halves(q, k, v)
+    if plan and _WAVES:
         return torch.ops.longlive.fa3_waves(q, k, v, *plan)
     splits = fa3_num_splits(q.shape[0], q.shape[1], k.shape[1], q.shape[2], _SMS, q.shape[3]) if _SPLIT and _SMS else 1
     return _flash_attn_forward(q, k, v, softmax_scale=q.shape[-1] ** -0.5, num_splits=splits)[0]

@@ -42,6 +42,9 @@ none changes what is computed; kept as the compiled choices' default: gelu, kv_o
              remaining tiles' keys (backends.fa3_wave_plan, an opaque custom op writing one output): the steady
              batch-1 self-attention's 4 rounds of CTAs become 3.5 (predicted 0.770 vs 0.864 ms a call);
              attention=fa3 only, any mode; taken over `split` where both are set
+    halves   batch-1 FA3 calls that `waves` would plan run over the keys' two halves as a batch of 2, merged by
+             their log-sum-exp in an Inductor-fused kernel (backends.fa3_halves): 888 CTAs instead of 444;
+             attention=fa3 only; taken over `waves` where both are set
     fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
@@ -71,11 +74,12 @@ import torch
 
 from quant.schemes import QuantConfig, quantize
 
-from .backends import choose, set_fa3_split, set_fa3_waves
+from .backends import choose, set_fa3_halves, set_fa3_split, set_fa3_waves
 
 log = logging.getLogger("longlive_fast")
 
-LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "waves", "persist", "fp8_gelu", "ln")
+LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "waves", "halves", "persist", "fp8_gelu",
+          "ln")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -149,7 +153,8 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     attention = choose(cfg.attention, device)
     set_fa3_split("split" in cfg.levers)
     set_fa3_waves("waves" in cfg.levers)
-    for lever in ("split", "waves"):
+    set_fa3_halves("halves" in cfg.levers)
+    for lever in ("split", "waves", "halves"):
         if lever in cfg.levers and attention != "fa3":
             log.info("lever %s skipped: it splits FA3's keys, the attention is %s", lever, attention)
     if "qkv" in cfg.levers:

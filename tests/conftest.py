@@ -15,8 +15,9 @@ def _process_wide_attention_choice():
     tests after it (on a GPU machine the full suite otherwise fails in test_determinism)."""
     from compile import backends
     from model.attention import get_backend, set_backend
-    before, split, waves = get_backend(), backends._SPLIT, backends._WAVES
+    before, split, waves, halves = get_backend(), backends._SPLIT, backends._WAVES, backends._HALVES
     yield
     set_backend(before)
     backends.set_fa3_split(split)
     backends.set_fa3_waves(waves)
+    backends.set_fa3_halves(halves)

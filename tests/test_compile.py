@@ -165,14 +165,36 @@ def test_fa3_wave_plan():
     assert fa3_wave_plan(1, 3 * frame, 12 * frame, 12, 132, max_splits=1) is None
 
 
+def test_fa3_halves_merge_is_the_whole_softmax(monkeypatch):
+    """compile/backends.fa3_halves (lever `halves`): attention over the keys' two halves as a batch of 2, merged by
+    the halves' log-sum-exp, is attention over all keys. FA3 stood in for by a float64 reference that returns
+    (out, lse [B, H, Lq]) as FA3 does, so the merge runs on the CPU."""
+    import sys
+    import types
+
+    from compile.backends import fa3_halves
+
+    def fake_fa3(q, k, v, softmax_scale):
+        s = torch.einsum("bqhd,bkhd->bhqk", q.double(), k.double()) * softmax_scale
+        lse = torch.logsumexp(s, dim=-1)
+        out = torch.einsum("bhqk,bkhd->bqhd", torch.softmax(s, dim=-1), v.double())
+        return out.to(q.dtype), lse.float()
+    monkeypatch.setitem(sys.modules, "fa3_fwd_interface", types.SimpleNamespace(_flash_attn_forward=fake_fa3))
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, n, 3, 16, generator=g) * 2 for n in (10, 24, 24))
+    ref = fake_fa3(q, k, v, 16 ** -0.5)[0]
+    assert torch.allclose(fa3_halves(q, k, v), ref, atol=1e-5)
+
+
 def test_split_lever_off_the_fa3_backend_changes_nothing():
-    """Levers `split` and `waves` with another attention backend: logged and skipped, the process-wide flag follows the
+    """Levers `split`, `waves` and `halves` with another attention backend: logged and skipped, the process-wide flag follows the
     config (a later path without the lever runs FA3 whole)."""
     from compile import backends
-    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=("split", "waves")))
-    assert backends._SPLIT and backends._WAVES
+    levers = ("split", "waves", "halves")
+    optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=levers))
+    assert backends._SPLIT and backends._WAVES and backends._HALVES
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa"))
-    assert not backends._SPLIT and not backends._WAVES
+    assert not backends._SPLIT and not backends._WAVES and not backends._HALVES
 
 
 def test_tune_lever_becomes_a_compile_option(monkeypatch):

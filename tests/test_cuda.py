@@ -445,6 +445,27 @@ def test_fa3_waves_equal_one_call(monkeypatch):
     assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2
 
 
+def test_fa3_halves_equal_one_call():
+    """Lever `halves` (compile/backends.fa3_halves): the keys' two halves as a batch of 2 merged by their
+    log-sum-exp are the single FA3 call to BF16 rounding at the steady-state shape, eagerly and compiled."""
+    from compile import backends
+    from model.attention import backend_fn
+    if "fa3" not in backends.register_optional_backends():
+        pytest.skip("fa3 not available")
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
+               for n in (4680, 18720, 18720))
+    one = backend_fn("fa3")(q, k, v).float()
+    backends.set_fa3_halves(True)
+    try:
+        eager = backend_fn("fa3")(q, k, v).float()
+        compiled = torch.compile(backend_fn("fa3"), fullgraph=True)(q, k, v).float()
+    finally:
+        backends.set_fa3_halves(False)
+    for out in (eager, compiled):
+        assert ((out - one).norm() / one.norm()).item() < 5e-3
+
+
 def test_shared_pool_outlives_its_graphs():
     """compile/cudagraph.GraphPool: after one owner's graphs are gone, another can still capture into the shared
     pool (PyTorch asserts on a pool whose graphs are all gone before it is released; the pool's own tiny graph
