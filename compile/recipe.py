@@ -22,8 +22,9 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 2-6 minutes). Shapes change only with the window fill level and the re-cache pass; `warm_up` runs
 each of them once before anything is timed, so a run then compiles nothing.
 
-Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-50;
-none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln, q_rope):
+Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-50,
+53-54; none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln,
+q_rope, waves):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
@@ -40,11 +41,11 @@ none changes what is computed; kept as the compiled choices' default: gelu, kv_o
              1.03x on that call alone, 1.00x in the model (the combine kernel's cost)
     waves    FA3 runs the query tiles that fill whole waves as one call with all keys and splits only the
              remaining tiles' keys (backends.fa3_wave_plan, an opaque custom op writing one output): the steady
-             batch-1 self-attention's 4 rounds of CTAs become 3.5 (predicted 0.770 vs 0.864 ms a call);
-             attention=fa3 only, any mode; taken over `split` where both are set
+             batch-1 self-attention's 4 rounds of CTAs become 3.5: 1.031-1.040x in three processes (row 53;
+             FP8 1.045x); attention=fa3 only, any mode; taken over `split` where both are set
     halves   batch-1 FA3 calls that `waves` would plan run over the keys' two halves as a batch of 2, merged by
              their log-sum-exp in an Inductor-fused kernel (backends.fa3_halves): 888 CTAs instead of 444;
-             attention=fa3 only; taken over `waves` where both are set
+             1.05x alone, 1.00x against waves in the model (row 54): an option; taken over `waves` where both are set
     fp8_gelu the FFN's GELU and the FP8 quantization of its hidden in one Triton kernel that holds the row in
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
