@@ -94,7 +94,7 @@ def fa3_wave_plan(batch: int, lq: int, lk: int, heads: int, sms: int, tile=FA3_T
     return (main * tile[0], best[1]) if best else None
 
 
-@torch.library.custom_op("longlive::fa3_waves", mutates_args=(), device_types="cuda")
+@torch.library.custom_op("longlive::fa3_waves", mutates_args=())
 def fa3_waves(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, main_rows: int, splits: int) -> torch.Tensor:
     """FA3 as two calls writing one output (lever `waves`, fa3_wave_plan): queries [0, main_rows) with all keys,
     the rest with the keys in `splits` parts. Opaque to the compiler (no concatenation copy)."""
@@ -105,15 +105,11 @@ def fa3_waves(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, main_rows: int,
 
 
 def _fa3_into(q, k, v, out, splits):
-    """FA3's forward writing into `out` (a view): the wheel's C++ op itself, since its Python custom op refuses to
-    return an output that aliases an argument. Arguments in the order of fa3_fwd_interface._flash_attn_forward."""
+    """FA3's forward writing into `out` (a view): the wheel's C++ op, whose schema declares `out` as written
+    (`Tensor(out!)? out`), called by keyword; its Python custom op refuses to return an output that aliases an
+    argument."""
     import fa3_fwd_interface  # noqa: F401  (registers torch.ops.fa3_fwd)
-    unused = (None,) * 16      # cu_seqlens_q, _k, _k_new, seqused_q, _k, max_seqlen_q, _k, page_table, kv_batch_idx,
-    #                            leftpad_k, rotary_cos, _sin, seqlens_rotary, q_descale, k_descale, v_descale
-    torch.ops.fa3_fwd.fwd(q, k, v, None, None, None, out, *unused, q.shape[-1] ** -0.5,
-                          False, -1, -1, 0, 0.0, True, None, splits, None, 0)
-    # causal, window left / right, attention_chunk, softcap, rotary_interleaved, scheduler_metadata, num_splits,
-    # pack_gqa, sm_margin
+    torch.ops.fa3_fwd.fwd(q, k, v, out=out, softmax_scale=q.shape[-1] ** -0.5, num_splits=splits)
 
 
 @fa3_waves.register_fake

@@ -2,6 +2,7 @@
 
 These run on the CPU (inductor C++ backend) with a small model; the GPU variants are in test_cuda.py."""
 import copy
+import importlib.util
 
 import pytest
 import torch
@@ -184,6 +185,45 @@ def test_fa3_halves_merge_is_the_whole_softmax(monkeypatch):
     q, k, v = (torch.randn(1, n, 3, 16, generator=g) * 2 for n in (10, 24, 24))
     ref = fake_fa3(q, k, v, 16 ** -0.5)[0]
     assert torch.allclose(fa3_halves(q, k, v), ref, atol=1e-5)
+
+
+def test_fa3_waves_writes_both_calls_into_one_output(monkeypatch):
+    """The custom op behind lever `waves` (compile/backends.fa3_waves): queries [0, main_rows) with all keys and the
+    rest with the keys in parts, both written into one output by FA3's C++ op called by keyword. The op is stood in
+    for on the CPU by one of the same name and keywords (float64 attention; it records the split counts), so the
+    slicing, the writes into the views and the fake implementation are checked without a GPU."""
+    import sys
+    import types
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from compile import backends
+    if importlib.util.find_spec("fa3_fwd_interface") is not None:
+        pytest.skip("the FA3 wheel is installed: its own op is tested (test_cuda.py), not replaced")
+    splits_seen = []
+    lib = torch.library.Library("fa3_fwd", "DEF")
+    try:
+        lib.define("fwd(Tensor q, Tensor k, Tensor v, *, Tensor(a!)? out=None, float? softmax_scale=None, "
+                   "int num_splits=0) -> ()")
+
+        def fwd(q, k, v, *, out=None, softmax_scale=None, num_splits=0):
+            splits_seen.append(num_splits)
+            s = torch.einsum("bqhd,bkhd->bhqk", q.double(), k.double()) * softmax_scale
+            out.copy_(torch.einsum("bhqk,bkhd->bqhd", torch.softmax(s, dim=-1), v.double()))
+        lib.impl("fwd", fwd, "CPU")
+        monkeypatch.setitem(sys.modules, "fa3_fwd_interface", types.ModuleType("fa3_fwd_interface"))
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(1, n, 3, 16, generator=g) for n in (40, 24, 24))
+        out = backends.fa3_waves(q, k, v, 32, 2)
+        s = torch.einsum("bqhd,bkhd->bhqk", q.double(), k.double()) * 16 ** -0.5
+        ref = torch.einsum("bhqk,bkhd->bqhd", torch.softmax(s, dim=-1), v.double()).float()
+        assert splits_seen == [1, 2] and torch.allclose(out, ref, atol=1e-6)
+        with FakeTensorMode() as mode:
+            fake = backends.fa3_waves(*(mode.from_tensor(x) for x in (q, k, v)), 32, 2)
+        assert fake.shape == q.shape and fake.dtype == q.dtype
+    finally:
+        lib._destroy()
+        torch.ops.fa3_fwd.__dict__.pop("fwd", None)         # the namespace's cached handle of the stand-in
 
 
 def test_split_lever_off_the_fa3_backend_changes_nothing():
