@@ -4,6 +4,7 @@
 # default, FP8 default; then a warm-start pair of the defaults from empty caches (no kernel may compile again).
 # Prediction from the 15:43Z DiT-only call (83.4 -> 80.7, FP8 78.4 -> 75.0): BF16 ~2.7 ms less DiT and end to
 # end, the VAE unchanged. Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (15:49Z): 82.3 -> 79.1 ms, end to end 114.0 -> 111.1, FP8 74.5; warm start 25.1 s (BENCHMARKS.md top).
 set -uo pipefail
 source benchmarks/device_common.sh
 source benchmarks/warmstart_pair.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on the GPU machine, PyAV included (the default config writes video.mp4, which `validate`
 # refuses without PyAV: the ~30 failures of the 2026-11-26 ~15:05Z run without it; with PyAV hidden the CPU suite
-# fails the same 27 ways). Carry `.whl_suite` instead of `.whl` (torchao, hydra-core, omegaconf, antlr4 and PyAV, 38 MiB; with
-# fa3-fwd the two would pass the 64 MiB carry limit, so the FA3 tests skip here: they ran in the day's other calls):
+# fails the same 27 ways). Carry `.whl_suite` instead of `.whl` (torchao, hydra-core, omegaconf, antlr4 and PyAV,
+# 38 MiB; with fa3-fwd the two would pass the 64 MiB carry limit, so the FA3 tests skip here: they ran in the
+# day's other calls):
 #   mkdir -p .whl_suite && cp .whl/{antlr4,hydra,omegaconf,torchao}*.whl .whl_suite/ && pip download --no-deps \
 #     --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 -d .whl_suite av
 #   (and '/.whl_suite/' in .git/info/exclude)

@@ -4,6 +4,8 @@
 # BF16 defaults, + waves, FP8 defaults, + waves. Prediction: the steady self-attention 0.864 -> ~0.770 ms a call
 # (4 rounds of CTAs -> 3.5), ~149 such calls a block: ~4.5 ms less per latent frame (BF16 ~83.5 -> ~79).
 # Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (15:42Z, after the 15:37Z call failed on the wheel's alias check): CUDA test passed; DiT 83.4 -> 80.7,
+# FP8 78.4 -> 75.0 (OPTIMIZATION_LOG.md row 53).
 set -uo pipefail
 source benchmarks/device_common.sh
 step 120 python -m pytest -q tests/test_cuda.py -k "waves"

@@ -5,6 +5,8 @@
 # FA3 ones included: the whole-suite call carries PyAV instead of the FA3 wheel). Prediction: waves 1.05-1.06x
 # on the steady self-attention in the graph column; FA3 in the block profile ~128 ms instead of 135.7.
 # Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (16:01Z): graph column waves 0.902 vs 0.883 ms (0.98x), halves compiled 0.824 (1.07x); block 235.8 ms,
+# FA3 131.8 + combine 0.8 under the profiler (BENCHMARKS.md, the waves section); test_cuda.py 36 passed.
 set -uo pipefail
 source benchmarks/device_common.sh
 step 120 python benchmarks/attn_split.py --out $OUT

@@ -4,6 +4,7 @@
 # CPU test stands in for the C++ op). Checks: the CUDA tests of waves / halves / split, then the DiT alone with the
 # defaults and without waves in one process (expect ~3% as at 15:43Z, 15:49Z, 16:11Z).
 # Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (16:36Z): 3 CUDA tests passed; 83.7 -> 80.7 ms per latent frame.
 set -uo pipefail
 source benchmarks/device_common.sh
 step 120 python -m pytest -q -p no:cacheprovider tests/test_cuda.py -k "waves or halves or split"
