@@ -112,6 +112,17 @@ def _fa3_into(q, k, v, out, splits):
     torch.ops.fa3_fwd.fwd(q, k, v, out=out, softmax_scale=q.shape[-1] ** -0.5, num_splits=splits)
 
 
+def fa3_writes_into_out() -> bool:
+    """Whether this machine's FA3 forward op takes `out`, `softmax_scale` and `num_splits` by keyword, as lever
+    `waves` calls it (the fa3-fwd wheel's schema; another FA3 build may name them otherwise)."""
+    try:
+        import fa3_fwd_interface  # noqa: F401
+        schema = torch.ops.fa3_fwd.fwd.default._schema
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+    return {"out", "softmax_scale", "num_splits"} <= {a.name for a in schema.arguments}
+
+
 @fa3_waves.register_fake
 def _(q, k, v, main_rows, splits):
     return torch.empty(q.shape, dtype=q.dtype, device=q.device)

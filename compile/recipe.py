@@ -75,7 +75,7 @@ import torch
 
 from quant.schemes import QuantConfig, quantize
 
-from .backends import choose, set_fa3_halves, set_fa3_split, set_fa3_waves
+from .backends import choose, fa3_writes_into_out, set_fa3_halves, set_fa3_split, set_fa3_waves
 
 log = logging.getLogger("longlive_fast")
 
@@ -154,6 +154,10 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     attention = choose(cfg.attention, device)
     set_fa3_split("split" in cfg.levers)
     set_fa3_waves("waves" in cfg.levers)
+    if "waves" in cfg.levers and attention == "fa3" and not fa3_writes_into_out():
+        log.warning("lever waves skipped: this FA3 build's forward op does not take out / softmax_scale / num_splits "
+                    "by keyword (backends.fa3_writes_into_out); FA3 runs as one call")
+        set_fa3_waves(False)
     set_fa3_halves("halves" in cfg.levers)
     for lever in ("split", "waves", "halves"):
         if lever in cfg.levers and attention != "fa3":

@@ -221,9 +221,30 @@ def test_fa3_waves_writes_both_calls_into_one_output(monkeypatch):
         with FakeTensorMode() as mode:
             fake = backends.fa3_waves(*(mode.from_tensor(x) for x in (q, k, v)), 32, 2)
         assert fake.shape == q.shape and fake.dtype == q.dtype
+        assert backends.fa3_writes_into_out()          # the stand-in's schema names what lever waves passes
     finally:
         lib._destroy()
         torch.ops.fa3_fwd.__dict__.pop("fwd", None)         # the namespace's cached handle of the stand-in
+
+
+def test_waves_lever_needs_an_fa3_op_that_writes_into_out(monkeypatch):
+    """backends.fa3_writes_into_out: False without the FA3 wheel, or with an FA3 op whose schema lacks the
+    keywords lever `waves` passes (optimize() then logs and runs FA3 as one call)."""
+    import sys
+    import types
+
+    from compile import backends
+    if importlib.util.find_spec("fa3_fwd_interface") is not None:
+        pytest.skip("the FA3 wheel is installed: its own op is tested (test_cuda.py), not replaced")
+    assert not backends.fa3_writes_into_out()
+    monkeypatch.setitem(sys.modules, "fa3_fwd_interface", types.ModuleType("fa3_fwd_interface"))
+    lib = torch.library.Library("fa3_fwd", "DEF")
+    try:
+        lib.define("fwd(Tensor q, Tensor k, Tensor v, *, Tensor(a!)? o=None, int splits=0) -> ()")
+        assert not backends.fa3_writes_into_out()
+    finally:
+        lib._destroy()
+        torch.ops.fa3_fwd.__dict__.pop("fwd", None)
 
 
 def test_split_lever_off_the_fa3_backend_changes_nothing():
