@@ -248,8 +248,8 @@ def test_waves_lever_needs_an_fa3_op_that_writes_into_out(monkeypatch):
 
 
 def test_split_lever_off_the_fa3_backend_changes_nothing():
-    """Levers `split`, `waves` and `halves` with another attention backend: logged and skipped, the process-wide flag follows the
-    config (a later path without the lever runs FA3 whole)."""
+    """Levers `split`, `waves` and `halves` with another attention backend: logged and skipped, the process-wide
+    flags follow the config (a later path without the lever runs FA3 whole)."""
     from compile import backends
     levers = ("split", "waves", "halves")
     optimize(copy.deepcopy(small_model()), CompileConfig(mode="none", attention="sdpa", levers=levers))
