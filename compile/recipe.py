@@ -42,7 +42,8 @@ q_rope, waves):
     waves    FA3 runs the query tiles that fill whole waves as one call with all keys and splits only the
              remaining tiles' keys (backends.fa3_wave_plan, an opaque custom op writing one output): the steady
              batch-1 self-attention's 4 rounds of CTAs become 3.5: 1.031-1.040x in four processes (row 53;
-             FP8 1.045x); attention=fa3 only, any mode; taken over `split` where both are set
+             FP8 1.045x); attention=fa3 only, any mode, an FA3 op that writes into a given output
+             (backends.fa3_writes_into_out, else skipped with a warning); taken over `split` where both are set
     halves   batch-1 FA3 calls that `waves` would plan run over the keys' two halves as a batch of 2, merged by
              their log-sum-exp in an Inductor-fused kernel (backends.fa3_halves): 888 CTAs instead of 444;
              1.05x alone, 1.00x against waves in the model (row 54): an option; taken over `waves` where both are set
