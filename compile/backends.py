@@ -30,6 +30,9 @@ def _sdpa_cudnn(q, k, v):
 
 
 FA3_TILE = (128, 176)      # FA3's Hopper forward tile (queries, keys) for head dim 128, BF16, non-causal
+# FA3's cost model on the H100 (fa3_num_splits, fa3_wave_plan; fitted by benchmarks/attn_split.py): microseconds a
+# key tile, a CTA's fixed cost in key tiles, microseconds of the kernel that combines split partials
+FA3_TILE_US, FA3_CTA_OVERHEAD_TILES, FA3_COMBINE_US = 1.82, 11.7, 7.0
 _SMS = 0                   # the GPU's SM count (set when the FA3 backend is registered)
 _SPLIT = False             # lever `split`: FA3 splits the keys to fill its last wave (set_fa3_split)
 _WAVES = False             # lever `waves`: FA3 runs its whole waves unsplit and splits only the rest (set_fa3_waves)
@@ -37,7 +40,8 @@ _HALVES = False            # lever `halves`: batch-1 FA3 over the keys' two halv
 
 
 def fa3_num_splits(batch: int, lq: int, lk: int, heads: int, sms: int, head_dim: int = 128, tile=FA3_TILE,
-                   max_splits: int = 4, tile_us: float = 1.82, overhead_tiles: float = 11.7, combine_us: float = 7.0,
+                   max_splits: int = 4, tile_us: float = FA3_TILE_US,
+                   overhead_tiles: float = FA3_CTA_OVERHEAD_TILES, combine_us: float = FA3_COMBINE_US,
                    max_partial_bytes: int = 64 << 20, min_gain: float = 0.02) -> int:
     """How many parts FA3 should split the keys into so that its CTAs fill the GPU's waves. FA3 runs one CTA per
     (query tile, head, sample, split), one CTA per SM at a time, each walking its keys' tiles; the steady-state
@@ -61,8 +65,8 @@ def fa3_num_splits(batch: int, lq: int, lk: int, heads: int, sms: int, head_dim:
 
 
 def fa3_wave_plan(batch: int, lq: int, lk: int, heads: int, sms: int, tile=FA3_TILE, max_splits: int = 4,
-                  tile_us: float = 1.82, overhead_tiles: float = 11.7, combine_us: float = 7.0,
-                  min_gain: float = 0.02):
+                  tile_us: float = FA3_TILE_US, overhead_tiles: float = FA3_CTA_OVERHEAD_TILES,
+                  combine_us: float = FA3_COMBINE_US, min_gain: float = 0.02):
     """Lever `waves`: split FA3's work so that only its last wave is split. The query tiles that fill whole waves
     run as one call with all keys (FA3's persistent scheduler: each SM walks the same number of tiles); the
     remaining query tiles run as a second call whose keys are split in parts, so that their CTAs, shorter, fill
