@@ -355,10 +355,22 @@ def test_benchmark_with_the_vae_on_a_second_stream(tmp_path):
     assert row["e2e_ms_per_latent_frame"] >= row["vae_ms_per_latent_frame"] > 0
 
 
-def test_fa3_split_keys_equal_one_part(monkeypatch):
-    """Lever `split` (compile/backends.fa3_num_splits): FA3 with its keys in parts, combined in float32, is the
-    unsplit attention to BF16 rounding, eagerly at the steady-state shape and in the compiled tiny model (made
-    to split every call in 2) replayed from CUDA graphs, without recompiles."""
+def _fa3_steady_inputs():
+    """The FA3 lever tests' common start: skip without FA3; random BF16 q, k, v of the steady self-attention (4680
+    queries, 18720 keys, 12 heads of 128) and the single FA3 call's output in float32."""
+    from compile import backends
+    from model.attention import backend_fn
+    if "fa3" not in backends.register_optional_backends():
+        pytest.skip("fa3 not available")
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
+               for n in (4680, 18720, 18720))
+    return q, k, v, backend_fn("fa3")(q, k, v).float()
+
+
+def _tiny_model_without_and_with(lever):
+    """The compiled tiny model (FA3, whole-forward CUDA graphs) without and with an FA3 lever: the two outputs of a
+    30-frame run after warm-up, each asserted free of recompiles and graph breaks; the lever is off after."""
     import copy
 
     import torch._dynamo as dynamo
@@ -366,25 +378,12 @@ def test_fa3_split_keys_equal_one_part(monkeypatch):
 
     from compile import backends
     from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
-    from model.attention import backend_fn
-    if "fa3" not in backends.register_optional_backends():
-        pytest.skip("fa3 not available")
-    g = torch.Generator("cuda").manual_seed(0)
-    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16) for n in (4680, 18720, 18720))
-    one = backend_fn("fa3")(q, k, v).float()
-    backends.set_fa3_split(True)
-    try:
-        split = backend_fn("fa3")(q, k, v).float()
-    finally:
-        backends.set_fa3_split(False)
-    assert ((split - one).norm() / one.norm()).item() < 5e-3
-    monkeypatch.setattr(backends, "fa3_num_splits", lambda *args, **kwargs: 2)      # the tiny shapes would not split
     with torch.device("cuda"):
         base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
     sched = schedules(1)
     noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
     outs = []
-    for levers in ((), ("split",)):
+    for levers in ((), (lever,)):
         dynamo.reset()
         cfg = CompileConfig.from_choice("default_cudagraphs", "fa3", levers=levers)
         pipe = use_cuda_graphs(StreamingPipeline(optimize(copy.deepcopy(base), cfg), GenerationConfig(), 1, HW), cfg)
@@ -393,8 +392,27 @@ def test_fa3_split_keys_equal_one_part(monkeypatch):
             counters.clear()
             outs.append(pipe.generate(sched, 30, noise()).float())
         assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
-    backends.set_fa3_split(False)
+    for off in (backends.set_fa3_split, backends.set_fa3_waves, backends.set_fa3_halves):
+        off(False)                                       # the process-wide lever that optimize() set
     dynamo.reset()
+    return outs
+
+
+def test_fa3_split_keys_equal_one_part(monkeypatch):
+    """Lever `split` (compile/backends.fa3_num_splits): FA3 with its keys in parts, combined in float32, is the
+    unsplit attention to BF16 rounding, eagerly at the steady-state shape and in the compiled tiny model (made
+    to split every call in 2) replayed from CUDA graphs, without recompiles."""
+    from compile import backends
+    from model.attention import backend_fn
+    q, k, v, one = _fa3_steady_inputs()
+    backends.set_fa3_split(True)
+    try:
+        split = backend_fn("fa3")(q, k, v).float()
+    finally:
+        backends.set_fa3_split(False)
+    assert ((split - one).norm() / one.norm()).item() < 5e-3
+    monkeypatch.setattr(backends, "fa3_num_splits", lambda *args, **kwargs: 2)      # the tiny shapes would not split
+    outs = _tiny_model_without_and_with("split")
     assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2
 
 
@@ -403,20 +421,9 @@ def test_fa3_waves_equal_one_call(monkeypatch):
     keys and the rest with their keys in 2 parts, written into one output, are the single FA3 call to BF16
     rounding at the steady-state shape; the compiled tiny model (made to take that path every call) replayed
     from CUDA graphs matches the plain FA3 path without recompiles or graph breaks."""
-    import copy
-
-    import torch._dynamo as dynamo
-    from torch._dynamo.utils import counters
-
     from compile import backends
-    from compile.recipe import CompileConfig, optimize, use_cuda_graphs, warm_up
     from model.attention import backend_fn
-    if "fa3" not in backends.register_optional_backends():
-        pytest.skip("fa3 not available")
-    g = torch.Generator("cuda").manual_seed(0)
-    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
-               for n in (4680, 18720, 18720))
-    one = backend_fn("fa3")(q, k, v).float()
+    q, k, v, one = _fa3_steady_inputs()
     backends.set_fa3_waves(True)
     try:
         waves = backend_fn("fa3")(q, k, v).float()
@@ -427,22 +434,7 @@ def test_fa3_waves_equal_one_call(monkeypatch):
     assert ((waves - one).norm() / one.norm()).item() < 5e-3
     assert ((waves[:, :4224] - one[:, :4224]).abs().max()).item() == 0         # the whole waves: the same kernel
     monkeypatch.setattr(backends, "fa3_wave_plan", lambda b, lq, *args, **kwargs: (lq // 2, 2))    # tiny shapes
-    with torch.device("cuda"):
-        base = CausalWanModel(CFG).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16).eval()
-    sched = schedules(1)
-    noise = lambda: SeededNoise([0], (16, *HW), torch.bfloat16, "cuda")  # noqa: E731
-    outs = []
-    for levers in ((), ("waves",)):
-        dynamo.reset()
-        cfg = CompileConfig.from_choice("default_cudagraphs", "fa3", levers=levers)
-        pipe = use_cuda_graphs(StreamingPipeline(optimize(copy.deepcopy(base), cfg), GenerationConfig(), 1, HW), cfg)
-        with torch.no_grad():
-            warm_up(pipe, sched, noise)
-            counters.clear()
-            outs.append(pipe.generate(sched, 30, noise()).float())
-        assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
-    backends.set_fa3_waves(False)
-    dynamo.reset()
+    outs = _tiny_model_without_and_with("waves")
     assert ((outs[1] - outs[0]).norm() / outs[0].norm()).item() < 2e-2
 
 
@@ -451,12 +443,7 @@ def test_fa3_halves_equal_one_call():
     log-sum-exp are the single FA3 call to BF16 rounding at the steady-state shape, eagerly and compiled."""
     from compile import backends
     from model.attention import backend_fn
-    if "fa3" not in backends.register_optional_backends():
-        pytest.skip("fa3 not available")
-    g = torch.Generator("cuda").manual_seed(0)
-    q, k, v = (torch.randn(1, n, 12, 128, device="cuda", generator=g, dtype=torch.bfloat16)
-               for n in (4680, 18720, 18720))
-    one = backend_fn("fa3")(q, k, v).float()
+    q, k, v, one = _fa3_steady_inputs()
     backends.set_fa3_halves(True)
     try:
         eager = backend_fn("fa3")(q, k, v).float()
