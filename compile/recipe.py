@@ -154,11 +154,12 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     device = model.patch_embedding.weight.device
     attention = choose(cfg.attention, device)
     set_fa3_split("split" in cfg.levers)
-    set_fa3_waves("waves" in cfg.levers)
-    if "waves" in cfg.levers and attention == "fa3" and not fa3_writes_into_out():
+    waves = "waves" in cfg.levers
+    if waves and attention == "fa3" and not fa3_writes_into_out():
         log.warning("lever waves skipped: this FA3 build's forward op does not take out / softmax_scale / num_splits "
                     "by keyword (backends.fa3_writes_into_out); FA3 runs as one call")
-        set_fa3_waves(False)
+        waves = False
+    set_fa3_waves(waves)
     set_fa3_halves("halves" in cfg.levers)
     for lever in ("split", "waves", "halves"):
         if lever in cfg.levers and attention != "fa3":
