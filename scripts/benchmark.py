@@ -15,6 +15,10 @@ ring:default_cudagraphs:fa3:fp8dq_row:kv_only+kv_write+fp8_gelu (the levers that
 KEY=VALUE with the keys of `vae_*` in conf/benchmark.yaml less the prefix (subpixel, fused_norm, fused_norm_op,
 cuda_graphs, conv_channels, head_taps, attention_gemms), e.g. `'...:gelu+kv_only+kv_write+ln:head_taps=true'`
 (quoted for Hydra's override parser) beside the same path without it: a VAE option measured within one process.
+The path `longlive` (alone, no fields) times LongLive 1.0's own inference code from a checkout given as
+`longlive_src` (scripts/longlive_ref.py: CUDA, batch 1, the same weights, prompt embeddings and switches,
+no VAE), run first, so that every row also carries `speedup_vs_longlive`, the ratio SPEC.md's >= 2.25x
+means; its noise is LongLive's own draw, so its row has no output comparison.
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
 CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
@@ -48,6 +52,7 @@ from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.memory import estimate  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
+from scripts.longlive_ref import check_source, time_longlive  # noqa: E402
 from scripts.optimization_log import psnr, sqnr  # noqa: E402
 from scripts.video import pixels_uint8  # noqa: E402
 from scripts.generate import (BlockTimer, _fused_norm_op, build_model, build_vae, encode_schedules,  # noqa: E402
@@ -230,6 +235,13 @@ def bench(cfg: DictConfig) -> None:
     rows, outputs, frames = [], {}, {}
     parsed = []
     for path in cfg.paths:
+        if path == "longlive":                  # LongLive 1.0's own code (scripts/longlive_ref.py), timed first
+            check_source(cfg.get("longlive_src"))
+            if spec.device.type != "cuda" or spec.batch_size != 1:
+                raise ValueError("path longlive: LongLive's code is timed on CUDA at batch 1 "
+                                 f"(here {spec.device.type}, batch {spec.batch_size})")
+            parsed.insert(0, (path, "longlive", "none", CompileConfig.from_choice("none", "sdpa"), "none", spec))
+            continue
         cache, mode, attention, *rest = path.split(":")
         if len(rest) > 3:
             raise ValueError(f"path {path!r}: CACHE:COMPILE:ATTENTION[:QUANT[:LEVERS[:VAE]]], "
@@ -245,15 +257,19 @@ def bench(cfg: DictConfig) -> None:
         parsed.append((path, cache, mode, ccfg, quant, pspec))
     for path, cache, mode, ccfg, quant, pspec in parsed:        # pspec: the run's spec with the path's VAE options
         try:
-            m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
-                          bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(pspec))
+            if cache == "longlive":
+                m = time_longlive(cfg.longlive_src, model_cpu.state_dict(), spec.model, spec.generation,
+                                  spec.latent_hw, schedules[0], spec.num_frames, spec.seed, spec.device, spec.dtype)
+            else:
+                m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
+                              bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(pspec))
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
             torch._dynamo.reset()
             if spec.device.type == "cuda":
                 torch.cuda.empty_cache()
-            if not rows:
+            if not rows and cache != "longlive":    # the first of our paths: nothing to compare with
                 raise
             continue
         outputs[path] = m.pop("latents")
@@ -273,9 +289,12 @@ def bench(cfg: DictConfig) -> None:
                         vae=bool(cfg.vae), vae_per_frame=bool(cfg.vae_per_frame), vae_cfg=VAE_PRESETS[spec.vae],
                         compiled_vae=ccfg.mode != "none",
                         fused_vae_norm=fused_vae)
+        longlive = cache == "longlive"
         rows.append({
-            "path": path, "cache": cache, "device": device_name, "estimated_peak_gib": plan.total_gib,
-            "quant": quant, "attention": ccfg.attention, "compile": mode, "levers": list(ccfg.levers),
+            "path": path, "cache": cache, "device": device_name,
+            "estimated_peak_gib": None if longlive else plan.total_gib,
+            "quant": quant, "attention": m.pop("longlive_attention", ccfg.attention), "compile": mode,
+            "levers": list(ccfg.levers),
             "batch": spec.batch_size,
             "dtype": str(spec.dtype).removeprefix("torch."), "model": cfg.model.preset,
             "num_frames": spec.num_frames, "frame_tokens": (spec.latent_hw[0] // 2) * (spec.latent_hw[1] // 2),
@@ -304,31 +323,45 @@ def bench(cfg: DictConfig) -> None:
             "command": " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
             "config": OmegaConf.to_container(cfg, resolve=True),
         })
-        r, base = rows[-1], rows[0]          # the row is complete and written now: a later path may not finish
-        if r["steady_ms_per_latent_frame"]:
+        # the row is complete and written now: a later path may not finish. Comparisons are against the first
+        # of our paths (the longlive path draws its own noise: no output comparison) and the longlive path
+        r = rows[-1]
+        base = next((x for x in rows if x["cache"] != "longlive"), None)
+        ref = next((x for x in rows if x["cache"] == "longlive"), None)
+        ms = r["steady_ms_per_latent_frame"]
+        if ms:
             # all samples advance in lockstep: each stream sees this latency; 4 video frames per latent frame
-            r["aggregate_video_fps"] = spec.batch_size * 4 * 1000 / r["steady_ms_per_latent_frame"]
-        if r["steady_ms_per_latent_frame"] and base["steady_ms_per_latent_frame"]:
-            r["speedup_vs_first_path"] = base["steady_ms_per_latent_frame"] / r["steady_ms_per_latent_frame"]
+            r["aggregate_video_fps"] = spec.batch_size * 4 * 1000 / ms
+        if ms and base is not None and base["steady_ms_per_latent_frame"]:
+            r["speedup_vs_first_path"] = base["steady_ms_per_latent_frame"] / ms
             if base["compile"] == "none" and base["quant"] == "none":      # the first path is the eager reference
                 r["speedup_vs_eager"] = r["speedup_vs_first_path"]
-        a, b = outputs[base["path"]], outputs[r["path"]]
-        fa, fb = frames[base["path"]], frames[r["path"]]
-        if len(outputs) > 1:
-            del outputs[r["path"]], frames[r["path"]]           # keep only the first path's latents and frames
-        r["psnr_db_vs_first_path"] = finite(psnr(fa, fb)) if fa is not None and fb is not None else None
-        r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
-        worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
-        r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
-        r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
+        if ms and ref is not None and ref["steady_ms_per_latent_frame"]:
+            r["speedup_vs_longlive"] = ref["steady_ms_per_latent_frame"] / ms
+        r["psnr_db_vs_first_path"] = r["rel_l2_vs_first_path"] = None
+        r["latent_sqnr_db_vs_first_path"] = r["worst_block_sqnr_db_vs_first_path"] = None
+        if longlive:
+            r["nonfinite_latents"] = int((~torch.isfinite(outputs.pop(r["path"]))).sum())
+            frames.pop(r["path"])
+        else:
+            a, b = outputs[base["path"]], outputs[r["path"]]
+            fa, fb = frames[base["path"]], frames[r["path"]]
+            if r is not base:
+                del outputs[r["path"]], frames[r["path"]]       # keep only the first path's latents and frames
+            r["psnr_db_vs_first_path"] = finite(psnr(fa, fb)) if fa is not None and fb is not None else None
+            r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
+            worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
+            r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
+            r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
         name = r["path"].replace(":", "_").replace("+", "-").replace("=", "")
         gen = spec.generation
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))
-    base = rows[0]
+    base = next((x for x in rows if x["cache"] != "longlive"), rows[0])
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
-          f"{rows[0]['dtype']}; speed-up and rel. L2 against the first path ({base['path']})")
+          f"{rows[0]['dtype']}; speed-up (x) and rel. L2 against the first of our paths ({base['path']}); "
+          "x LL: speed-up against LongLive's own code (path longlive)")
     print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'VAE ms/fr':>9} {'e2e':>6} "
-          f"{'GiB':>5} {'rsvd':>5} {'x':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
+          f"{'GiB':>5} {'rsvd':>5} {'x':>5} {'x LL':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
     for r in rows:
         sp = r["steady_spread"] or {}
         band = f"{sp['p10']:.1f}-{sp['p90']:.1f}" if sp else "-"
@@ -337,8 +370,9 @@ def bench(cfg: DictConfig) -> None:
               f"{r['switch_latency_ms'] if r['switch_latency_ms'] is not None else nan:9.1f} "
               f"{r['vae_ms_per_latent_frame'] or nan:9.1f} {r['e2e_ms_per_latent_frame'] or nan:6.1f} "
               f"{r['peak_mem_gib'] or nan:5.2f} {r['peak_reserved_gib'] or nan:5.2f} "
-              f"{r.get('speedup_vs_first_path', nan):5.2f} "
-              f"{r['rel_l2_vs_first_path']:7.1e} {r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
+              f"{r.get('speedup_vs_first_path', nan):5.2f} {r.get('speedup_vs_longlive', nan):5.2f} "
+              f"{r['rel_l2_vs_first_path'] if r['rel_l2_vs_first_path'] is not None else nan:7.1e} "
+              f"{r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
 
 
 if __name__ == "__main__":

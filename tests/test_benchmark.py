@@ -35,13 +35,20 @@ def test_vae_field_refuses_unknown_keys_and_bad_values(field):
 
 
 def test_benchmark_refuses_a_bad_path_before_timing(tmp_path):
-    """A VAE field without vae=true, or a seventh field, stops the run with exit code 2 and says why (a path
-    with "=" is quoted for Hydra's override parser)."""
-    for paths, why in (("['ring:none:sdpa:none::head_taps=true']", "VAE options without vae=true"),
-                       ("['ring:none:sdpa:none:kv_only:head_taps=true:x']", "not 7 fields")):
+    """A VAE field without vae=true, a seventh field, or the longlive path without a checkout or off CUDA stops the
+    run with exit code 2 and says why (a path with "=" is quoted for Hydra's override parser)."""
+    checkout = tmp_path / "LongLive"          # the files the longlive path checks for; on the CPU it refuses anyway
+    for rel in ("pipeline/interactive_causal_inference.py", "pipeline/causal_inference.py", "utils/wan_wrapper.py",
+                "wan/modules/causal_model.py"):
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_text("")
+    for paths, why, more in (("['ring:none:sdpa:none::head_taps=true']", "VAE options without vae=true", []),
+                             ("['ring:none:sdpa:none:kv_only:head_taps=true:x']", "not 7 fields", []),
+                             ("[reference:none:sdpa,longlive]", "set longlive_src=", []),
+                             ("[longlive,ring:none:sdpa]", "timed on CUDA at batch 1", [f"longlive_src={checkout}"])):
         out = subprocess.run([sys.executable, "scripts/benchmark.py", "model=tiny", "device=cpu", "num_frames=36",
                               "prompts.switch_frames=[6,12,18,24,30]",
                               "vae=false", f"out_dir={tmp_path}/rows", f"hydra.run.dir={tmp_path}/run",
-                              f"paths={paths}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                              f"paths={paths}", *more], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and why in out.stdout + out.stderr, out.stderr[-2000:]
         assert not (tmp_path / "rows").exists() or not list((tmp_path / "rows").glob("*.json"))

@@ -469,3 +469,23 @@ def test_shared_pool_outlives_its_graphs():
         y = x + 1
     g.replay()
     assert shared_pool() is pool and torch.equal(y, torch.ones(4, device="cuda"))
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("LONGLIVE_SRC"),
+                    reason="LONGLIVE_SRC names no LongLive 1.0 checkout (scripts/longlive_ref.py)")
+def test_longlive_code_runs_timed_block_by_block():
+    """LongLive's own pipeline at the real frame size with 2 layers: 15 latent frames, a switch at 9; every block
+    timed, the switch's block marked, finite latents, and FA3 where the fa3-fwd wheel is installed."""
+    import importlib.util
+    import os
+    from scripts.longlive_ref import time_longlive
+    cfg, gen = ModelConfig(num_layers=2), GenerationConfig()
+    model = CausalWanModel(cfg).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    sched = [PromptSegment(0, torch.randn(512, 4096), "a"), PromptSegment(9, torch.randn(512, 4096), "b")]
+    r = time_longlive(os.environ["LONGLIVE_SRC"], model.state_dict(), cfg, gen, (60, 104), sched, 15, 0,
+                      torch.device("cuda"), torch.bfloat16)
+    assert [b["first_frame"] for b in r["blocks"]] == [0, 3, 6, 9, 12]
+    assert [bool(b["switched"]) for b in r["blocks"]] == [False, False, False, True, False]
+    assert all(b["ms"] > 0 for b in r["blocks"]) and torch.isfinite(r["latents"]).all()
+    if importlib.util.find_spec("fa3_fwd_interface"):
+        assert r["longlive_attention"] == "fa3"
