@@ -18,6 +18,7 @@ SPEC.md section 2.
 """
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import time
@@ -61,7 +62,9 @@ def import_longlive(src) -> types.SimpleNamespace:
             sys.modules[name] = pkg
     # their tokenizer's text cleaner; no tokenizer runs here
     if "ftfy" not in sys.modules and importlib.util.find_spec("ftfy") is None:
-        sys.modules["ftfy"] = types.ModuleType("ftfy")
+        stub = types.ModuleType("ftfy")
+        stub.__spec__ = importlib.machinery.ModuleSpec("ftfy", None)   # find_spec("ftfy") works (diffusers asks)
+        sys.modules["ftfy"] = stub
     if not any(m in sys.modules or importlib.util.find_spec(m) for m in ("flash_attn_interface", "flash_attn")) \
             and importlib.util.find_spec("fa3_fwd_interface"):
         # LongLive calls FlashAttention (FA3's `flash_attn_interface` on Hopper, else FA2's `flash_attn`);

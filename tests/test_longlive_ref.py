@@ -2,6 +2,7 @@
 grouping on synthetic call sequences, and the whole harness on the CPU against a stand-in checkout with LongLive's
 module layout and call protocol (the real code needs CUDA and FlashAttention; tests/test_cuda.py runs it when
 LONGLIVE_SRC names a checkout)."""
+import importlib.util
 import sys
 import textwrap
 
@@ -123,6 +124,7 @@ def stand_in(tmp_path):
 def test_harness_drives_the_pipeline_and_times_every_block(stand_in):
     ll = L.import_longlive(stand_in)
     assert L.attention_backend(ll) == "sdpa"
+    assert importlib.util.find_spec("ftfy") is not None     # real or the stand-in: diffusers' import asks for it
     gen = GenerationConfig()
     cfg = ModelConfig()                                    # 12 heads of 128, as LongLive's caches are shaped
     embeds = {f"segment{i}": torch.full((1, 4, 8), float(i)) for i in range(3)}
