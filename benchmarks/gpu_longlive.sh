@@ -6,6 +6,8 @@
 # then the reference run with the VAE: longlive, our eager reference, BF16 default, FP8 default.
 # Prediction: LongLive 170-185 ms (FA3 through the fa3-fwd wheel), so the BF16 default at 79-81 is 2.1-2.3x.
 # Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (17:46Z, 94f905c): LongLive 151.4 ms, switch +310; our eager 138.8; BF16 default 80.8 (1.87x LongLive);
+# FP8 75.7 (2.00x). The first call (17:40Z) failed in the harness's import (ftfy stand-in without a spec).
 set -uo pipefail
 source benchmarks/device_common.sh
 export LONGLIVE_SRC=$PWD/.longlive

@@ -2,6 +2,7 @@
 # A second process of the LongLive comparison (gpu_longlive.sh, 17:46Z: LongLive 151.4 ms, BF16 default 80.8 =
 # 1.87x, FP8 75.7 = 2.00x), the DiT alone (vae=false), on another machine start: how much the ratio moves.
 # Prediction: 1.85-1.90x BF16, 1.98-2.03x FP8. Give LONGLIVE_COMMIT as a literal (device_common.sh).
+# Result (17:54Z): LongLive 155.3 ms; our eager 139.5; BF16 default 80.8 (1.92x); FP8 75.7 (2.05x).
 set -uo pipefail
 source benchmarks/device_common.sh
 P=ring:default_cudagraphs:fa3
