@@ -18,7 +18,9 @@ cuda_graphs, conv_channels, head_taps, attention_gemms), e.g. `'...:gelu+kv_only
 The path `longlive` (alone, no fields) times LongLive 1.0's own inference code from a checkout given as
 `longlive_src` (scripts/longlive_ref.py: CUDA, batch 1, the same weights, prompt embeddings and switches,
 no VAE), run first, so that every row also carries `speedup_vs_longlive`, the ratio SPEC.md's >= 2.25x
-means; its noise is LongLive's own draw, so its row has no output comparison.
+means. LongLive draws its own noise; the paths after it replay its starting noise and re-noising draws
+(model.noise.ReplayNoise), so their rows also carry `rel_l2_vs_longlive` and `latent_sqnr_db_vs_longlive`:
+our outputs against LongLive's code on the same weights, prompts and draws.
 Every path copies the weights (kept on the CPU) to the device and frees them after, so each row's
 peak memory (`peak_mem_gib`: allocated in the timed run; `peak_reserved_gib`: held by the allocator then,
 CUDA graphs' pools included; `warmup_peak_mem_gib`: compile and warm-up) is that path's own. Block time is measured with
@@ -50,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.recipe import CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
 from quant.schemes import QuantConfig, check_supported  # noqa: E402
 from model.memory import estimate  # noqa: E402
+from model.noise import ReplayNoise  # noqa: E402
 from model.pipeline import StreamingPipeline  # noqa: E402
 from model.vae import VAE_PRESETS, SideStreamDecoder  # noqa: E402
 from scripts.longlive_ref import check_source, time_longlive  # noqa: E402
@@ -65,7 +68,7 @@ log = logging.getLogger("longlive_fast")
 
 def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cpu=None, quant: str = "none",
               vae_per_frame: bool = False, vae_overlap: bool = False, quality_stride: int = 0,
-              vae_options: dict = None):
+              vae_options: dict = None, noise=None):
     """Copy the weights to the device, optimize, warm up (compiling every shape), then time the run; with
     `vae_cpu`, each block is decoded as it streams and timed apart. Each path holds only its own copy of
     the weights on the device, so its peak memory is its own. Returns the row's measurements.
@@ -77,7 +80,9 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     and `frames_interval_ms` the time between consecutive blocks' frames (the streaming rate).
 
     With `quality_stride` > 0 and the VAE on, every quality_stride-th decoded video frame is kept (uint8 on
-    the device, ~1.2 MB a frame at 480x832; to the host after the run) for the PSNR against the first path."""
+    the device, ~1.2 MB a frame at 480x832; to the host after the run) for the PSNR against the first path.
+    `noise` (a function returning a noise source) replaces the seeded noise of the timed run: the draws of
+    LongLive's run when the path `longlive` ran first."""
     from torch._dynamo.utils import counters
     cuda = spec.device.type == "cuda"
     torch._dynamo.reset()
@@ -107,7 +112,7 @@ def time_path(spec, model_cpu, schedules, cache: str, cfg: CompileConfig, vae_cp
     def keep(frames):                        # uint8 on the device now, to the host after the run
         if quality_stride:
             kept.append(pixels_uint8(frames[:, ::quality_stride]))
-    for block in pipe.stream(schedules, spec.num_frames, seeded_noise(spec)):
+    for block in pipe.stream(schedules, spec.num_frames, noise() if noise else seeded_noise(spec)):
         clock.mark()
         latents.append(block.latents)
         blocks.append({"block": block.index, "first_frame": block.first_frame, "switched": list(block.switched)})
@@ -233,6 +238,7 @@ def bench(cfg: DictConfig) -> None:
     if cfg.vae:
         vae_cpu = build_vae(spec).cpu()          # channels-last and the cuDNN flag as validate() read them
     rows, outputs, frames = [], {}, {}
+    replay, longlive_latents = None, None        # LongLive's noise and draws, and its latents (path longlive)
     parsed = []
     for path in cfg.paths:
         if path == "longlive":                  # LongLive 1.0's own code (scripts/longlive_ref.py), timed first
@@ -262,7 +268,8 @@ def bench(cfg: DictConfig) -> None:
                                   spec.latent_hw, schedules[0], spec.num_frames, spec.seed, spec.device, spec.dtype)
             else:
                 m = time_path(spec, model_cpu, schedules, cache, ccfg, vae_cpu, quant, bool(cfg.vae_per_frame),
-                              bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(pspec))
+                              bool(cfg.vae_overlap), int(cfg.quality_frames), vae_compile_options(pspec),
+                              (lambda: ReplayNoise(*replay)) if replay else None)
         except Exception as e:  # one path that cannot run here (a kernel, a capture) does not lose the others
             log.error("path %s failed: %s: %s", path, type(e).__name__, str(e)[:500])
             gc.collect()
@@ -274,6 +281,8 @@ def bench(cfg: DictConfig) -> None:
             continue
         outputs[path] = m.pop("latents")
         frames[path] = m.pop("frames")
+        if cache == "longlive":
+            replay, longlive_latents = m.pop("noise"), outputs[path]
         blocks = m.pop("blocks")
         s = summarize(blocks, spec.generation)
         print(f"{path}: steady {s['steady_ms_per_latent_frame']} ms/latent frame, switch {s['switch_latency_ms_median']} ms, "
@@ -344,6 +353,12 @@ def bench(cfg: DictConfig) -> None:
             r["nonfinite_latents"] = int((~torch.isfinite(outputs.pop(r["path"]))).sum())
             frames.pop(r["path"])
         else:
+            if longlive_latents is not None:      # the same weights, prompts and draws as LongLive's run
+                a, b = longlive_latents, outputs[r["path"]]
+                r["rel_l2_vs_longlive"] = ((a - b).norm() / a.norm()).item()
+                r["latent_sqnr_db_vs_longlive"] = finite(sqnr(a, b))
+                r["worst_block_sqnr_db_vs_longlive"] = finite(
+                    min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F)))
             a, b = outputs[base["path"]], outputs[r["path"]]
             fa, fb = frames[base["path"]], frames[r["path"]]
             if r is not base:
@@ -359,9 +374,10 @@ def bench(cfg: DictConfig) -> None:
     base = next((x for x in rows if x["cache"] != "longlive"), rows[0])
     print(f"\n{device_name}, {cfg.model.preset}, batch {spec.batch_size}, {spec.num_frames} latent frames, "
           f"{rows[0]['dtype']}; speed-up (x) and rel. L2 against the first of our paths ({base['path']}); "
-          "x LL: speed-up against LongLive's own code (path longlive)")
+          "x LL, dB LL: speed-up and latent SQNR against LongLive's own code (path longlive)")
     print(f"{'path':<34} {'steady ms/fr':>12} {'p10-p90':>13} {'switch+ms':>9} {'VAE ms/fr':>9} {'e2e':>6} "
-          f"{'GiB':>5} {'rsvd':>5} {'x':>5} {'x LL':>5} {'relL2':>7} {'warm s':>6} {'recomp':>6} {'breaks':>6}")
+          f"{'GiB':>5} {'rsvd':>5} {'x':>5} {'x LL':>5} {'relL2':>7} {'dB LL':>5} {'warm s':>6} {'recomp':>6} "
+          f"{'breaks':>6}")
     for r in rows:
         sp = r["steady_spread"] or {}
         band = f"{sp['p10']:.1f}-{sp['p90']:.1f}" if sp else "-"
@@ -372,6 +388,7 @@ def bench(cfg: DictConfig) -> None:
               f"{r['peak_mem_gib'] or nan:5.2f} {r['peak_reserved_gib'] or nan:5.2f} "
               f"{r.get('speedup_vs_first_path', nan):5.2f} {r.get('speedup_vs_longlive', nan):5.2f} "
               f"{r['rel_l2_vs_first_path'] if r['rel_l2_vs_first_path'] is not None else nan:7.1e} "
+              f"{r.get('latent_sqnr_db_vs_longlive') or nan:5.1f} "
               f"{r['warmup_s']:6.1f} {r['recompiles']:6d} {r['graph_breaks']:6d}")
 
 

@@ -216,15 +216,34 @@ def _timed(pipe, cuda: bool):
     return clock, undo
 
 
-def run(pipe, noise: torch.Tensor, segments: list, switch_frames: list, gen, seed: int):
+@contextlib.contextmanager
+def _recorded_draws(draws: list):
+    """LongLive re-noises with `torch.randn_like` (its only draw in inference): keep a copy of each draw, in
+    call order, so that our paths can replay them (model.noise.ReplayNoise) and compare outputs with it."""
+    draw = torch.randn_like
+
+    def recording(*args, **kwargs):
+        out = draw(*args, **kwargs)
+        draws.append(out.clone())
+        return out
+    torch.randn_like = recording
+    try:
+        yield
+    finally:
+        torch.randn_like = draw
+
+
+def run(pipe, noise: torch.Tensor, segments: list, switch_frames: list, gen, seed: int, draws: list = None):
     """One `inference` of LongLive's pipeline over `noise` [1, F, C, H, W] with prompt names `segments`
-    switching at latent frames `switch_frames`. Returns (blocks as benchmark.py reads them, latents)."""
+    switching at latent frames `switch_frames`; with a list `draws`, its re-noising draws are appended to it.
+    Returns (blocks as benchmark.py reads them, latents)."""
     cuda = noise.device.type == "cuda"
     torch.manual_seed(seed)                              # LongLive draws its re-noising from the global generator
     clock, undo = _timed(pipe, cuda)
     try:
-        _, latents = pipe.inference(noise, text_prompts_list=[[s] for s in segments],
-                                    switch_frame_indices=list(switch_frames), return_latents=True)
+        with _recorded_draws(draws) if draws is not None else contextlib.nullcontext():
+            _, latents = pipe.inference(noise, text_prompts_list=[[s] for s in segments],
+                                        switch_frame_indices=list(switch_frames), return_latents=True)
     finally:
         undo()
     if cuda:
@@ -244,7 +263,8 @@ def run(pipe, noise: torch.Tensor, segments: list, switch_frames: list, gen, see
 def time_longlive(src, state_dict: dict, model_cfg, gen, latent_hw, schedule: list, num_frames: int, seed: int,
                   device, dtype) -> dict:
     """The benchmark row's measurements for LongLive's own code (batch 1): a warm-up inference over
-    2 windows with one switch, then the timed run. `schedule` is sample 0's [PromptSegment]."""
+    2 windows with one switch, then the timed run. `schedule` is sample 0's [PromptSegment]. `noise` in the
+    result is the run's starting noise and its re-noising draws in order (ReplayNoise's arguments)."""
     cuda = device.type == "cuda"
     if not cuda:
         raise ValueError("path longlive: LongLive's code runs on CUDA only (FlashAttention; its T5 module asks "
@@ -267,9 +287,11 @@ def time_longlive(src, state_dict: dict, model_cfg, gen, latent_hw, schedule: li
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    blocks, latents = run(pipe, noise, names, [seg.start_frame for seg in schedule[1:]], gen, seed)
+    draws = []
+    blocks, latents = run(pipe, noise, names, [seg.start_frame for seg in schedule[1:]], gen, seed, draws)
     result = {
         "blocks": blocks, "latents": latents.float().cpu(), "frames": None,
+        "noise": (noise, draws),        # for model.noise.ReplayNoise: our paths draw what LongLive drew
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
         "warmup_peak_mem_gib": None, "recompiles": 0, "graph_breaks": 0, "compile_s": 0.0, "warmup_s": warmup_s,

@@ -52,3 +52,32 @@ def test_benchmark_refuses_a_bad_path_before_timing(tmp_path):
                               f"paths={paths}", *more], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and why in out.stdout + out.stderr, out.stderr[-2000:]
         assert not (tmp_path / "rows").exists() or not list((tmp_path / "rows").glob("*.json"))
+
+
+def test_paths_after_longlive_replay_its_draws():
+    """time_path's `noise`: the timed run draws from the given source (LongLive's starting noise and re-noising
+    draws, model.noise.ReplayNoise) instead of the seeded noise, so its latents are those of a run with that source."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from compile.recipe import CompileConfig
+    from model.noise import ReplayNoise
+    from model.pipeline import StreamingPipeline
+    from scripts.benchmark import time_path
+    from scripts.generate import build_model, encode_schedules, validate
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="benchmark", overrides=["model=tiny", "device=cpu", "num_frames=15",
+                                                         "prompts=single"])
+    spec = validate(cfg)
+    torch.set_grad_enabled(False)
+    model, schedules = build_model(spec), encode_schedules(spec)
+    g = torch.Generator().manual_seed(7)
+    shape = (spec.model.in_dim, *spec.latent_hw)
+    start = torch.randn(1, 15, *shape, generator=g)
+    draws = [torch.randn(3, *shape, generator=g) for _ in range(5 * 3)]
+    m = time_path(spec, model, schedules, "ring", CompileConfig.from_choice("none", "sdpa"),
+                  noise=lambda: ReplayNoise(start, draws))
+    pipe = StreamingPipeline(model, spec.generation, 1, spec.latent_hw)
+    expected = pipe.generate(schedules, 15, ReplayNoise(start, draws))
+    torch.testing.assert_close(m["latents"], expected.float())
+    seeded = time_path(spec, model, schedules, "ring", CompileConfig.from_choice("none", "sdpa"))
+    assert not torch.allclose(seeded["latents"], m["latents"])

@@ -1,6 +1,6 @@
 """scripts/longlive_ref.py, the harness that times LongLive 1.0's own code as benchmark path `longlive`: its call
 grouping on synthetic call sequences, and the whole harness on the CPU against a stand-in checkout with LongLive's
-module layout and call protocol (the real code needs CUDA and FlashAttention; tests/test_cuda.py runs it when
+module layout and call protocol, its re-noising draws recorded for replay (the real code needs CUDA and FlashAttention; tests/test_cuda.py runs it when
 LONGLIVE_SRC names a checkout)."""
 import importlib.util
 import sys
@@ -101,8 +101,10 @@ STAND_IN = {
                         seg += 1
                         self.generator(noise[:, :start], conds[seg], None, sink_recache_after_switch=False)
                     x = noise[:, start:start + self.block]
-                    for t in self.steps:
+                    for i, t in enumerate(self.steps):
                         _, x = self.generator(noisy_image_or_video=x, conditional_dict=conds[seg], timestep=t)
+                        if i < len(self.steps) - 1:
+                            x = x + torch.randn_like(x.flatten(0, 1)).unflatten(0, x.shape[:2])
                     out[:, start:start + self.block] = x
                     self.generator(noisy_image_or_video=x, conditional_dict=conds[seg], timestep=0)
                 video = self.vae.decode_to_pixel(out)
@@ -136,7 +138,12 @@ def test_harness_drives_the_pipeline_and_times_every_block(stand_in):
     with pytest.raises(FileNotFoundError):                 # the random-weight constructor is undone
         ll.model.CausalWanModel.from_pretrained("x")
     noise = torch.randn(1, 30, 16, 2, 3)
-    blocks, latents = L.run(pipe, noise, list(embeds), [15, 21], gen, seed=0)
+    draw, draws = torch.randn_like, []
+    blocks, latents = L.run(pipe, noise, list(embeds), [15, 21], gen, seed=0, draws=draws)
+    assert torch.randn_like is draw                       # the recording is undone
+    assert len(draws) == 10 * 3 and all(d.shape == (3, 16, 2, 3) for d in draws)   # ReplayNoise's layout
+    _, again = L.run(pipe, noise, list(embeds), [15, 21], gen, seed=0)
+    torch.testing.assert_close(again, latents)                # the same seed draws the same: the recording is a copy
     assert [b["first_frame"] for b in blocks] == list(range(0, 30, 3))
     assert [b["block"] for b in blocks if b["switched"]] == [5, 7]
     assert all(b["ms"] > 0 for b in blocks)
