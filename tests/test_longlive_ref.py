@@ -1,7 +1,7 @@
 """scripts/longlive_ref.py, the harness that times LongLive 1.0's own code as benchmark path `longlive`: its call
 grouping on synthetic call sequences, and the whole harness on the CPU against a stand-in checkout with LongLive's
-module layout and call protocol, its re-noising draws recorded for replay (the real code needs CUDA and FlashAttention; tests/test_cuda.py runs it when
-LONGLIVE_SRC names a checkout)."""
+module layout and call protocol, its re-noising draws recorded for replay (the real code needs CUDA and
+FlashAttention; tests/test_cuda.py runs it when LONGLIVE_SRC names a checkout)."""
 import importlib.util
 import sys
 import textwrap
