@@ -64,6 +64,10 @@ q_rope, waves):
              row 36), but 1.00x on top of `ln`, whose kernel does three of those reductions (row 48): an option
              (its warm-start cost, row 37, was the ptxas switch of row 46). `persistN` sets the row length to N
              (persist16384 on FP8: 0.99x)
+    mod      every block's modulation rows (its `modulation` + the time projection e0) in one op per forward,
+             passed to the blocks, instead of computed inside each compiled block, where Inductor makes a small
+             kernel (~1.5 us, 4.6K elements) for each row the norm kernels of lever `ln` take: 5 a layer call
+             in the block profile, ~1.1 ms a block (wan.CausalWanModel.forward); the same sums, bit for bit
 """
 import logging
 import os
@@ -81,7 +85,7 @@ from .backends import choose, fa3_writes_into_out, set_fa3_halves, set_fa3_split
 log = logging.getLogger("longlive_fast")
 
 LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "waves", "halves", "persist", "fp8_gelu",
-          "ln")
+          "ln", "mod")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -219,6 +223,8 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         for block in model.blocks:
             setattr(block.self_attn, attr, fn)
     model.kv_only_context = "kv_only" in cfg.levers
+    for block in model.blocks:
+        block.premodulated = "mod" in cfg.levers
     if cfg.cache_dir:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cfg.cache_dir)
         os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "1"

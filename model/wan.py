@@ -136,6 +136,9 @@ class AttentionBlock(nn.Module):
     # lever `ln` (compile/norm_kernel.py): fn(x, y, gate, norm, scale, shift, frames) -> (x + y * gate, the
     # normalised and modulated x), at the block's three LayerNorm sites; None: the code below
     add_norm = None
+    # lever `mod`: the model passes this block's modulation rows (self.modulation + e0) instead of e0, computed
+    # for all blocks at once (CausalWanModel.forward); False: the block adds its own
+    premodulated = False
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -149,12 +152,13 @@ class AttentionBlock(nn.Module):
         self.modulation = nn.Parameter(torch.zeros(1, 6, dim))
 
     def forward(self, x, e0, rope_cos, rope_sin, cross_k, cross_v, cache_k, cache_v, plan, kv_only: bool = False):
-        """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation; cache_k, cache_v this
-        layer's self-attention cache, written in place as `plan` says. With `kv_only` the block only
-        writes its K/V and returns x unchanged (the last layer of a pass whose output is not read)."""
+        """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation (with `premodulated`, already
+        plus this block's own); cache_k, cache_v this layer's self-attention cache, written in place as `plan`
+        says. With `kv_only` the block only writes its K/V and returns x unchanged (the last layer of a pass
+        whose output is not read)."""
         b, L, c = x.shape
         f = e0.shape[1]
-        m = (self.modulation.unsqueeze(1) + e0).unsqueeze(3)        # (B, F, 6, 1, C)
+        m = (e0 if self.premodulated else self.modulation.unsqueeze(1) + e0).unsqueeze(3)   # (B, F, 6, 1, C)
         shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff = m.unbind(2)
 
         def per_frame(t):                                           # (B, L, C) -> (B, F, T, C)
@@ -305,9 +309,12 @@ class CausalWanModel(nn.Module):
         rope_cos, rope_sin = self.rope.tables(plan.frame_pos, h, w)
         hidden = self.patchify(x.to(self.dtype))
         last = len(self.blocks) - 1
+        mods = None
+        if self.blocks[0].premodulated:     # lever mod: every block's rows in one op, not 5 tiny kernels a block
+            mods = torch.stack([blk.modulation for blk in self.blocks]).unsqueeze(2) + e0     # (layers, B, F, 6, C)
         for i, block in enumerate(self.blocks):
-            hidden = block(hidden, e0, rope_cos, rope_sin, cross_cache.k[i], cross_cache.v[i],
-                           cache.k[i], cache.v[i], plan, kv_only and i == last)
+            hidden = block(hidden, e0 if mods is None else mods[i], rope_cos, rope_sin, cross_cache.k[i],
+                           cross_cache.v[i], cache.k[i], cache.v[i], plan, kv_only and i == last)
         cache.commit(plan)
         if kv_only:
             return None

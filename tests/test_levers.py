@@ -117,11 +117,11 @@ def test_unknown_lever_is_refused():
 
 
 def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
-    """Inductor (CPU) with qkv + kv_only: same video as the plain eager model through switches and the
+    """Inductor (CPU) with qkv + kv_only + mod: same video as the plain eager model through switches and the
     window wrap; the kv_only graphs are met in the warm-up, so the run compiles nothing new."""
     _, ref = run(small_model())
     dynamo.reset()
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only")))
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only", "mod")))
     pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
     noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
     with torch.no_grad():
@@ -147,3 +147,14 @@ def test_kv_write_reads_the_fused_projection_in_place():
     assert _rows(one) is one
     gaps = qkv[:, ::2, 4:8]                                        # every other row: samples not 3 rows apart
     assert _rows(gaps) is not gaps and torch.equal(_rows(gaps), gaps)
+
+
+def test_modulation_rows_computed_once_per_forward_are_the_blocks_own():
+    """Lever mod: the model adds every block's modulation to e0 in one op and passes the rows; the same sums in
+    the same dtype, so the same video and cache bit for bit (eager), kv_only passes and batch 2 included."""
+    ref_pipe, ref = run(small_model(), batch=2, sched=SCHED * 2)
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only", "mod")))
+    assert all(b.premodulated for b in model.blocks)
+    pipe, out = run(model, batch=2, sched=SCHED * 2)
+    assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
+    assert not any(b.premodulated for b in optimize(model, CompileConfig()).blocks)     # and off again
