@@ -23,8 +23,8 @@ per input shape instead of tracing a 30-layer graph (SPEC.md section 5: whole-mo
 each of them once before anything is timed, so a run then compiles nothing.
 
 Levers (`CompileConfig.levers`, each measured on the H100 in OPTIMIZATION_LOG.md rows 13-18, 32-33, 36-40, 44-50,
-53-54; none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln,
-q_rope, waves):
+53-55; none changes what is computed; kept as the compiled choices' default: gelu, kv_only, kv_write, fp8_gelu, ln,
+q_rope, waves, mod):
     qkv      one [dim -> 3 dim] GEMM for the self-attention q, k, v (wan.SelfAttention.fuse_qkv; kv_write reads
              its K and V chunks in place): 1.00x
     gelu     the FFN's bias + GELU in the first GEMM's epilogue (wan.FeedForward; CUDA, BF16 weights)
@@ -67,7 +67,8 @@ q_rope, waves):
     mod      every block's modulation rows (its `modulation` + the time projection e0) in one op per forward,
              passed to the blocks, instead of computed inside each compiled block, where Inductor makes a small
              kernel (~1.5 us, 4.6K elements) for each row the norm kernels of lever `ln` take: 5 a layer call
-             in the block profile, ~1.1 ms a block (wan.CausalWanModel.forward); the same sums, bit for bit
+             in the block profile, ~1.1 ms a block (wan.CausalWanModel.forward); the same sums, bit for bit:
+             1.001-1.014x in three pairs (row 55), a default
 """
 import logging
 import os
