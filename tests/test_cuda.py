@@ -478,12 +478,17 @@ def test_longlive_code_runs_timed_block_by_block():
     timed, the switch's block marked, finite latents, and FA3 where the fa3-fwd wheel is installed."""
     import importlib.util
     import os
+    import sys
     from scripts.longlive_ref import time_longlive
     cfg, gen = ModelConfig(num_layers=2), GenerationConfig()
     model = CausalWanModel(cfg).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16)
     sched = [PromptSegment(0, torch.randn(512, 4096), "a"), PromptSegment(9, torch.randn(512, 4096), "b")]
-    r = time_longlive(os.environ["LONGLIVE_SRC"], model.state_dict(), cfg, gen, (60, 104), sched, 15, 0,
-                      torch.device("cuda"), torch.bfloat16)
+    try:
+        r = time_longlive(os.environ["LONGLIVE_SRC"], model.state_dict(), cfg, gen, (60, 104), sched, 15, 0,
+                          torch.device("cuda"), torch.bfloat16)
+    finally:                          # LongLive's package names (wan, pipeline, utils) leave with the test
+        for name in [n for n in sys.modules if n.split(".")[0] in ("wan", "pipeline", "utils")]:
+            del sys.modules[name]
     assert [b["first_frame"] for b in r["blocks"]] == [0, 3, 6, 9, 12]
     assert [bool(b["switched"]) for b in r["blocks"]] == [False, False, False, True, False]
     assert all(b["ms"] > 0 for b in r["blocks"]) and torch.isfinite(r["latents"]).all()

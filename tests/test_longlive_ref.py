@@ -113,14 +113,20 @@ STAND_IN = {
 }
 
 
+def forget_longlive():
+    """Drop LongLive's packages from this process (a checkout imported by an earlier test, e.g. test_cuda.py's)."""
+    for name in [n for n in sys.modules if n.split(".")[0] in ("wan", "pipeline", "utils")]:
+        del sys.modules[name]
+
+
 @pytest.fixture
 def stand_in(tmp_path):
     for rel, text in STAND_IN.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(textwrap.dedent(text))
+    forget_longlive()
     yield tmp_path
-    for name in [n for n in sys.modules if n.split(".")[0] in ("wan", "pipeline", "utils")]:
-        del sys.modules[name]
+    forget_longlive()
 
 
 def test_harness_drives_the_pipeline_and_times_every_block(stand_in):
