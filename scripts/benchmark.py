@@ -332,8 +332,9 @@ def bench(cfg: DictConfig) -> None:
             "command": " ".join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
             "config": OmegaConf.to_container(cfg, resolve=True),
         })
-        # the row is complete and written now: a later path may not finish. Comparisons are against the first
-        # of our paths (the longlive path draws its own noise: no output comparison) and the longlive path
+        # the row is complete and written now: a later path may not finish. Speed-ups are against the first of
+        # our paths and the longlive path; outputs against the first of our paths and, through the replayed draws,
+        # LongLive's (the longlive row itself is compared with nothing: its draws are its own)
         r = rows[-1]
         base = next((x for x in rows if x["cache"] != "longlive"), None)
         ref = next((x for x in rows if x["cache"] == "longlive"), None)

@@ -265,14 +265,12 @@ def time_longlive(src, state_dict: dict, model_cfg, gen, latent_hw, schedule: li
     """The benchmark row's measurements for LongLive's own code (batch 1): a warm-up inference over
     2 windows with one switch, then the timed run. `schedule` is sample 0's [PromptSegment]. `noise` in the
     result is the run's starting noise and its re-noising draws in order (ReplayNoise's arguments)."""
-    cuda = device.type == "cuda"
-    if not cuda:
+    if device.type != "cuda":
         raise ValueError("path longlive: LongLive's code runs on CUDA only (FlashAttention; its T5 module asks "
                          "for the current CUDA device when imported)")
     ll = import_longlive(src)
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
     embeds = {f"segment{i}": seg.embeds[None] for i, seg in enumerate(schedule)}
     frame_tokens = (latent_hw[0] // model_cfg.patch_size[1]) * (latent_hw[1] // model_cfg.patch_size[2])
     pipe = build_pipeline(ll, state_dict, model_cfg, gen, frame_tokens, embeds, device, dtype)
@@ -284,17 +282,20 @@ def time_longlive(src, state_dict: dict, model_cfg, gen, latent_hw, schedule: li
     t0 = time.perf_counter()
     run(pipe, noise[:, :warm_frames], names[:2], [warm_frames - F] if len(names) > 1 else [], gen, seed)
     warmup_s = time.perf_counter() - t0
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    from torch._dynamo.utils import counters            # eager code: counted as for every path, not assumed
+    counters.clear()
     draws = []
     blocks, latents = run(pipe, noise, names, [seg.start_frame for seg in schedule[1:]], gen, seed, draws)
     result = {
         "blocks": blocks, "latents": latents.float().cpu(), "frames": None,
         "noise": (noise, draws),        # for model.noise.ReplayNoise: our paths draw what LongLive drew
-        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-        "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
-        "warmup_peak_mem_gib": None, "recompiles": 0, "graph_breaks": 0, "compile_s": 0.0, "warmup_s": warmup_s,
+        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
+        "warmup_peak_mem_gib": None, "recompiles": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+        "compile_s": 0.0, "warmup_s": warmup_s,      # eager: no torch.compile call (the counts above say if any)
         "longlive_attention": attention_backend(ll), "longlive_src": str(check_source(src)),
     }
     del pipe
