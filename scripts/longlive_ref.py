@@ -10,11 +10,14 @@ its `InteractiveCausalInferencePipeline` as LongLive's `interactive_inference.py
 stand-ins for what the benchmark does not time: the text encoder (the run's embeddings, encoded once
 as in our pipeline), the final whole-video VAE decode (skipped: LongLive decodes after the loop, the
 benchmark times the DiT), and the checkpoint (our random weights, loaded by their official key names).
+On Hopper LongLive runs FA3 when `flash_attn_interface` imports; the fa3-fwd wheel is that module under
+another name, aliased here when neither FlashAttention package is installed.
 
-Timing: the generator's forward is wrapped to record a CUDA event after each call (nothing added to
-the stream: LongLive's forward syncs the host itself through `.item()`); a block ends with its
-clean-context call, and a block that starts with a re-cache call (a prompt switch) counts it, as in
-SPEC.md section 2.
+Timing: the generator's forward is wrapped to record a CUDA event after each call (no sync added:
+LongLive's forward syncs the host itself through `.item()`); a block ends with its clean-context call,
+and a block that starts with a re-cache call (a prompt switch) counts it, as in SPEC.md section 2.
+Its re-noising draws (`torch.randn_like`, its only draw in inference) are recorded, so that the
+benchmark's later paths replay them and their outputs can be compared with LongLive's.
 """
 import contextlib
 import importlib
