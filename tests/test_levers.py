@@ -116,12 +116,10 @@ def test_unknown_lever_is_refused():
         CompileConfig(levers=("fuse_everything",))
 
 
-def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
-    """Inductor (CPU) with qkv + kv_only + mod: same video as the plain eager model through switches and the
-    window wrap; the kv_only graphs are met in the warm-up, so the run compiles nothing new."""
+def compiled_equals_eager(model):
+    """`model` (optimized with mode default) against the plain eager model through switches and the window
+    wrap: the same video to float rounding, and after warm_up the run compiles nothing new."""
     _, ref = run(small_model())
-    dynamo.reset()
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only", "mod")))
     pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
     noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
     with torch.no_grad():
@@ -131,6 +129,13 @@ def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
     assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
     assert_close(out, ref, atol=1e-5, rtol=1e-5)
     dynamo.reset()
+
+
+def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
+    """Inductor (CPU) with qkv + kv_only + mod; the kv_only graphs are met in the warm-up."""
+    dynamo.reset()
+    compiled_equals_eager(optimize(copy.deepcopy(small_model()),
+                                   CompileConfig(mode="default", levers=("qkv", "kv_only", "mod"))))
 
 
 def test_kv_write_reads_the_fused_projection_in_place():
@@ -179,17 +184,8 @@ def test_folded_residual_compiled_without_recompiles_after_warm_up():
     """Lever fold under Inductor (CPU, the norm kernel's plain-torch reference): the blocks pass (x, y, gate)
     between compiled graphs; the same video as the plain eager model, and the run compiles nothing new."""
     from compile.norm_kernel import add_norm_reference
-    _, ref = run(small_model())
     dynamo.reset()
     model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("kv_only", "mod")))
     for block in model.blocks:                        # set before the first call: the blocks trace lazily
         block.add_norm, block.fold_residual = add_norm_reference, True
-    pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
-    noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
-    with torch.no_grad():
-        warm_up(pipe, SCHED, noise)
-        counters.clear()
-        out = pipe.generate(SCHED, 24, noise())
-    assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
-    assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    dynamo.reset()
+    compiled_equals_eager(model)
