@@ -69,10 +69,6 @@ q_rope, waves, mod):
              kernel (~1.5 us, 4.6K elements) for each row the norm kernels of lever `ln` take: 5 a layer call
              in the block profile, ~1.1 ms a block (wan.CausalWanModel.forward); the same sums, bit for bit:
              1.001-1.014x in three pairs (row 55), a default
-    fold     with `ln`: a block returns its FFN residual unadded, (x, y, gate), and the next block's first norm
-             kernel adds it (x + y * gate, then LayerNorm + modulation, one read of x and y), instead of an
-             Inductor kernel per layer call for the add (12 us, 43 MB) before a norm kernel that reads x again
-             (wan.AttentionBlock.forward_add_norm; the model adds the last block's)
 """
 import logging
 import os
@@ -90,7 +86,7 @@ from .backends import choose, fa3_writes_into_out, set_fa3_halves, set_fa3_split
 log = logging.getLogger("longlive_fast")
 
 LEVERS = ("qkv", "gelu", "kv_only", "kv_write", "q_rope", "tune", "split", "waves", "halves", "persist", "fp8_gelu",
-          "ln", "mod", "fold")
+          "ln", "mod")
 PERSIST = re.compile(r"persist([1-9][0-9]*)?")     # lever persist, or persistN with a row length N
 
 MODES = {
@@ -212,11 +208,6 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         else:
             for block in model.blocks:
                 block.add_norm = norm_kernel.add_norm
-    fold = "fold" in cfg.levers and model.blocks[0].add_norm is not None
-    if "fold" in cfg.levers and not fold:
-        log.info("lever fold skipped: it adds the FFN residual in lever ln's norm kernel, which is off")
-    for block in model.blocks:
-        block.fold_residual = fold
     for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
         if lever not in cfg.levers:
             continue

@@ -139,9 +139,6 @@ class AttentionBlock(nn.Module):
     # lever `mod`: the model passes this block's modulation rows (self.modulation + e0) instead of e0, computed
     # for all blocks at once (CausalWanModel.forward); False: the block adds its own
     premodulated = False
-    # lever `fold` (with `add_norm`): the block returns its FFN residual unadded, (x, y, gate), and the next
-    # block adds it in its first norm kernel (the model adds the last one); False: x + y * gate here
-    fold_residual = False
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -158,9 +155,8 @@ class AttentionBlock(nn.Module):
         """x [B, L, C], L = F * T tokens; e0 [B, F, 6, C] per-frame modulation (with `premodulated`, already
         plus this block's own); cache_k, cache_v this layer's self-attention cache, written in place as `plan`
         says. With `kv_only` the block only writes its K/V and returns x unchanged (the last layer of a pass
-        whose output is not read). With `fold_residual` x may be the previous block's (x, y, gate), and the
-        block returns its own so (CausalWanModel.forward adds the last)."""
-        b, L, c = (x[0] if isinstance(x, tuple) else x).shape
+        whose output is not read)."""
+        b, L, c = x.shape
         f = e0.shape[1]
         m = (e0 if self.premodulated else self.modulation.unsqueeze(1) + e0).unsqueeze(3)   # (B, F, 6, 1, C)
         shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff = m.unbind(2)
@@ -182,21 +178,15 @@ class AttentionBlock(nn.Module):
 
     def forward_add_norm(self, x, f, shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff, rope_cos, rope_sin,
                          cross_k, cross_v, cache_k, cache_v, plan, kv_only):
-        """forward with `add_norm` at the three LayerNorm sites (each residual add feeding a norm joins it), and
-        with `fold_residual` the FFN's residual add joins the next block's first site."""
-        if isinstance(x, tuple):                    # the previous block's FFN residual, added in this norm kernel
-            x, h = self.add_norm(*x, self.norm1, scale_sa, shift_sa, f)
-        else:
-            _, h = self.add_norm(x, None, None, self.norm1, scale_sa, shift_sa, f)
+        """forward with `add_norm` at the three LayerNorm sites (each residual add feeding a norm joins it)."""
         b, L, c = x.shape
+        _, h = self.add_norm(x, None, None, self.norm1, scale_sa, shift_sa, f)
         y = self.self_attn(h, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only)
         if kv_only:
             return x
         x, h = self.add_norm(x, y, gate_sa, self.norm3, None, None, f)
         x, h = self.add_norm(x, self.cross_attn(h, cross_k, cross_v), None, self.norm2, scale_ff, shift_ff, f)
         y = self.ffn(h)
-        if self.fold_residual:
-            return x, y, gate_ff
         return x + (y.view(b, f, L // f, c) * gate_ff).view(b, L, c)
 
 
@@ -328,7 +318,4 @@ class CausalWanModel(nn.Module):
         cache.commit(plan)
         if kv_only:
             return None
-        if isinstance(hidden, tuple):               # lever fold: the last block's FFN residual
-            r, y, gate = hidden
-            hidden = r + (y.view(b, f, -1, r.shape[-1]) * gate).view(r.shape)
         return self.unpatchify(self.head(hidden, e), h, w)

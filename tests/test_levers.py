@@ -164,28 +164,3 @@ def test_modulation_rows_computed_once_per_forward_are_the_blocks_own():
     assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
     assert not any(b.premodulated for b in optimize(model, CompileConfig()).blocks)     # and off again
 
-
-def test_folded_ffn_residual_is_added_in_the_next_norm():
-    """Lever fold's wiring with compile/norm_kernel.py's plain-torch reference (the kernel needs CUDA): each block
-    returns its FFN residual unadded and the next block's first norm site adds it, the model the last block's;
-    the same sums in the same order, so the same video and cache bit for bit, kv_only passes and batch 2 included;
-    without `ln` the lever is skipped."""
-    from compile.norm_kernel import add_norm_reference
-    ref_pipe, ref = run(small_model(), batch=2, sched=SCHED * 2)
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(levers=("kv_only", "fold")))
-    assert not any(b.fold_residual for b in model.blocks)          # ln is off here (CPU): skipped
-    for block in model.blocks:
-        block.add_norm, block.fold_residual = add_norm_reference, True
-    pipe, out = run(model, batch=2, sched=SCHED * 2)
-    assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
-
-
-def test_folded_residual_compiled_without_recompiles_after_warm_up():
-    """Lever fold under Inductor (CPU, the norm kernel's plain-torch reference): the blocks pass (x, y, gate)
-    between compiled graphs; the same video as the plain eager model, and the run compiles nothing new."""
-    from compile.norm_kernel import add_norm_reference
-    dynamo.reset()
-    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("kv_only", "mod")))
-    for block in model.blocks:                        # set before the first call: the blocks trace lazily
-        block.add_norm, block.fold_residual = add_norm_reference, True
-    compiled_equals_eager(model)
