@@ -163,4 +163,3 @@ def test_modulation_rows_computed_once_per_forward_are_the_blocks_own():
     pipe, out = run(model, batch=2, sched=SCHED * 2)
     assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
     assert not any(b.premodulated for b in optimize(model, CompileConfig()).blocks)     # and off again
-
