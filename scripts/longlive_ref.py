@@ -79,7 +79,7 @@ def import_longlive(src) -> types.SimpleNamespace:
             ("model", "wan.modules.causal_model"), ("attention", "wan.modules.attention"))}
     except ImportError as e:
         raise ValueError(f"longlive_src={src}: LongLive's inference code needs {e.name or e} "
-                         "(pip install diffusers==0.31.0 einops, as its requirements.txt pins)") from e
+                         "(pip install -e \".[longlive]\": diffusers==0.31.0, einops, as its requirements.txt pins)") from e
     return types.SimpleNamespace(**mods)
 
 
