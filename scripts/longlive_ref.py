@@ -78,8 +78,8 @@ def import_longlive(src) -> types.SimpleNamespace:
             ("pipeline", "pipeline.interactive_causal_inference"), ("wrapper", "utils.wan_wrapper"),
             ("model", "wan.modules.causal_model"), ("attention", "wan.modules.attention"))}
     except ImportError as e:
-        raise ValueError(f"longlive_src={src}: LongLive's inference code needs {e.name or e} "
-                         "(pip install -e \".[longlive]\": diffusers==0.31.0, einops, as its requirements.txt pins)") from e
+        raise ValueError(f"longlive_src={src}: LongLive's inference code needs {e.name or e} (pip install -e "
+                         "\".[longlive]\": diffusers==0.31.0, einops, as its requirements.txt pins)") from e
     return types.SimpleNamespace(**mods)
 
 
