@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from scripts.generate import BlockTimer
+
 REQUIRED = ("pipeline/interactive_causal_inference.py", "pipeline/causal_inference.py", "utils/wan_wrapper.py",
             "wan/modules/causal_model.py")
 # LongLive's packages are entered without their __init__ (which import the training code, torchvision,
@@ -80,7 +82,15 @@ def import_longlive(src) -> types.SimpleNamespace:
     except ImportError as e:
         raise ValueError(f"longlive_src={src}: LongLive's inference code needs {e.name or e} (pip install -e "
                          "\".[longlive]\": diffusers==0.31.0, einops, as its requirements.txt pins)") from e
-    return types.SimpleNamespace(**mods)
+    return types.SimpleNamespace(root=root, **mods)
+
+
+def forget_longlive() -> None:
+    """Drop LongLive's packages (PACKAGES' top-level names, and what was imported under them) from this process,
+    e.g. before another checkout is imported."""
+    tops = {p.split(".")[0] for p in PACKAGES}
+    for name in [n for n in sys.modules if n.split(".")[0] in tops]:
+        del sys.modules[name]
 
 
 def attention_backend(ll) -> str:
@@ -111,28 +121,6 @@ def blocks_from_calls(kinds: list, steps_per_block: int) -> list:
     if steps or switched:
         raise ValueError(f"the calls end inside a block ({steps} of {steps_per_block} calls)")
     return blocks
-
-
-class _Clock:
-    """Events after each generator call (host clock on the CPU), with the call's kind."""
-
-    def __init__(self, cuda: bool):
-        self.cuda, self.kinds, self.marks = cuda, [], []
-        self.start = self._now()
-
-    def _now(self):
-        if self.cuda:
-            ev = torch.cuda.Event(enable_timing=True)
-            ev.record()
-            return ev
-        return time.perf_counter()
-
-    def after_call(self, kind: str):
-        self.kinds.append(kind)
-        self.marks.append(self._now())
-
-    def ms(self, a, b) -> float:
-        return a.elapsed_time(b) if self.cuda else (b - a) * 1e3
 
 
 @contextlib.contextmanager
@@ -202,21 +190,23 @@ def build_pipeline(ll, state_dict: dict, model_cfg, gen, frame_tokens: int, embe
     return pipe
 
 
-def _timed(pipe, cuda: bool):
-    """Wrap the generator's forward: each call marks the clock with its kind. Returns (clock, undo)."""
+def _timed(pipe, device):
+    """Wrap the generator's forward: each call marks a BlockTimer (CUDA events; no sync) and records its kind.
+    Returns (timer, kinds, undo)."""
     gen = pipe.generator
     forward = gen.forward
-    clock = _Clock(cuda)
+    timer, kinds = BlockTimer(device), []
 
     def timed(*args, **kwargs):
         out = forward(*args, **kwargs)
-        clock.after_call("recache" if "sink_recache_after_switch" in kwargs else "step")
+        timer.mark()
+        kinds.append("recache" if "sink_recache_after_switch" in kwargs else "step")
         return out
     gen.forward = timed
 
     def undo():
         del gen.forward
-    return clock, undo
+    return timer, kinds, undo
 
 
 @contextlib.contextmanager
@@ -240,24 +230,21 @@ def run(pipe, noise: torch.Tensor, segments: list, switch_frames: list, gen, see
     """One `inference` of LongLive's pipeline over `noise` [1, F, C, H, W] with prompt names `segments`
     switching at latent frames `switch_frames`; with a list `draws`, its re-noising draws are appended to it.
     Returns (blocks as benchmark.py reads them, latents)."""
-    cuda = noise.device.type == "cuda"
     torch.manual_seed(seed)                              # LongLive draws its re-noising from the global generator
-    clock, undo = _timed(pipe, cuda)
+    timer, kinds, undo = _timed(pipe, noise.device)
     try:
         with _recorded_draws(draws) if draws is not None else contextlib.nullcontext():
             _, latents = pipe.inference(noise, text_prompts_list=[[s] for s in segments],
                                         switch_frame_indices=list(switch_frames), return_latents=True)
     finally:
         undo()
-    if cuda:
-        torch.cuda.synchronize()
+    laps = timer.laps_ms()              # laps[i]: call i, from the end of the one before (one sync, here)
     F = gen.num_frame_per_block
-    blocks, prev = [], clock.start
-    for k, (last, switched) in enumerate(blocks_from_calls(clock.kinds, len(gen.denoising_steps) + 1)):
-        end = clock.marks[last]
+    blocks, first = [], 0
+    for k, (last, switched) in enumerate(blocks_from_calls(kinds, len(gen.denoising_steps) + 1)):
         blocks.append({"block": k, "first_frame": k * F, "switched": [0] if switched else [],
-                       "ms": clock.ms(prev, end)})
-        prev = end
+                       "ms": sum(laps[first:last + 1])})
+        first = last + 1
     if len(blocks) * F != noise.shape[1]:
         raise RuntimeError(f"LongLive ran {len(blocks)} blocks for {noise.shape[1]} latent frames")
     return blocks, latents
@@ -299,7 +286,7 @@ def time_longlive(src, state_dict: dict, model_cfg, gen, latent_hw, schedule: li
         "warmup_peak_mem_gib": None, "recompiles": int(counters["stats"]["unique_graphs"]),
         "graph_breaks": int(sum(counters["graph_break"].values())),
         "compile_s": 0.0, "warmup_s": warmup_s,      # eager: no torch.compile call (the counts above say if any)
-        "longlive_attention": attention_backend(ll), "longlive_src": str(check_source(src)),
+        "longlive_attention": attention_backend(ll), "longlive_src": str(ll.root),
     }
     del pipe
     return result

@@ -37,9 +37,9 @@ def test_vae_field_refuses_unknown_keys_and_bad_values(field):
 def test_benchmark_refuses_a_bad_path_before_timing(tmp_path):
     """A VAE field without vae=true, a seventh field, or the longlive path without a checkout or off CUDA stops the
     run with exit code 2 and says why (a path with "=" is quoted for Hydra's override parser)."""
+    from scripts.longlive_ref import REQUIRED
     checkout = tmp_path / "LongLive"          # the files the longlive path checks for; on the CPU it refuses anyway
-    for rel in ("pipeline/interactive_causal_inference.py", "pipeline/causal_inference.py", "utils/wan_wrapper.py",
-                "wan/modules/causal_model.py"):
+    for rel in REQUIRED:
         (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
         (checkout / rel).write_text("")
     for paths, why, more in (("['ring:none:sdpa:none::head_taps=true']", "VAE options without vae=true", []),

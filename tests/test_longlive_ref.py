@@ -3,7 +3,6 @@ grouping on synthetic call sequences, and the whole harness on the CPU against a
 module layout and call protocol, its re-noising draws recorded for replay (the real code needs CUDA and
 FlashAttention; tests/test_cuda.py runs it when LONGLIVE_SRC names a checkout)."""
 import importlib.util
-import sys
 import textwrap
 
 import pytest
@@ -113,20 +112,14 @@ STAND_IN = {
 }
 
 
-def forget_longlive():
-    """Drop LongLive's packages from this process (a checkout imported by an earlier test, e.g. test_cuda.py's)."""
-    for name in [n for n in sys.modules if n.split(".")[0] in ("wan", "pipeline", "utils")]:
-        del sys.modules[name]
-
-
 @pytest.fixture
 def stand_in(tmp_path):
     for rel, text in STAND_IN.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(textwrap.dedent(text))
-    forget_longlive()
+    L.forget_longlive()                 # a checkout an earlier test imported (test_cuda.py's)
     yield tmp_path
-    forget_longlive()
+    L.forget_longlive()
 
 
 def test_harness_drives_the_pipeline_and_times_every_block(stand_in):
