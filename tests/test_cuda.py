@@ -398,18 +398,24 @@ def _tiny_model_without_and_with(lever):
     return outs
 
 
+def _fa3_with(setter, q, k, v, compiled: bool = False):
+    """The FA3 backend on q, k, v (float32 out) with a process-wide FA3 lever on for this call only."""
+    from model.attention import backend_fn
+    fn = torch.compile(backend_fn("fa3"), fullgraph=True) if compiled else backend_fn("fa3")
+    setter(True)
+    try:
+        return fn(q, k, v).float()
+    finally:
+        setter(False)
+
+
 def test_fa3_split_keys_equal_one_part(monkeypatch):
     """Lever `split` (compile/backends.fa3_num_splits): FA3 with its keys in parts, combined in float32, is the
     unsplit attention to BF16 rounding, eagerly at the steady-state shape and in the compiled tiny model (made
     to split every call in 2) replayed from CUDA graphs, without recompiles."""
     from compile import backends
-    from model.attention import backend_fn
     q, k, v, one = _fa3_steady_inputs()
-    backends.set_fa3_split(True)
-    try:
-        split = backend_fn("fa3")(q, k, v).float()
-    finally:
-        backends.set_fa3_split(False)
+    split = _fa3_with(backends.set_fa3_split, q, k, v)
     assert ((split - one).norm() / one.norm()).item() < 5e-3
     monkeypatch.setattr(backends, "fa3_num_splits", lambda *args, **kwargs: 2)      # the tiny shapes would not split
     outs = _tiny_model_without_and_with("split")
@@ -422,13 +428,8 @@ def test_fa3_waves_equal_one_call(monkeypatch):
     rounding at the steady-state shape; the compiled tiny model (made to take that path every call) replayed
     from CUDA graphs matches the plain FA3 path without recompiles or graph breaks."""
     from compile import backends
-    from model.attention import backend_fn
     q, k, v, one = _fa3_steady_inputs()
-    backends.set_fa3_waves(True)
-    try:
-        waves = backend_fn("fa3")(q, k, v).float()
-    finally:
-        backends.set_fa3_waves(False)
+    waves = _fa3_with(backends.set_fa3_waves, q, k, v)
     assert backends.fa3_wave_plan(1, 4680, 18720, 12, 132) == (4224, 2)
     assert backends.fa3_writes_into_out()                 # else optimize() turns the lever off
     assert ((waves - one).norm() / one.norm()).item() < 5e-3
@@ -442,15 +443,8 @@ def test_fa3_halves_equal_one_call():
     """Lever `halves` (compile/backends.fa3_halves): the keys' two halves as a batch of 2 merged by their
     log-sum-exp are the single FA3 call to BF16 rounding at the steady-state shape, eagerly and compiled."""
     from compile import backends
-    from model.attention import backend_fn
     q, k, v, one = _fa3_steady_inputs()
-    backends.set_fa3_halves(True)
-    try:
-        eager = backend_fn("fa3")(q, k, v).float()
-        compiled = torch.compile(backend_fn("fa3"), fullgraph=True)(q, k, v).float()
-    finally:
-        backends.set_fa3_halves(False)
-    for out in (eager, compiled):
+    for out in (_fa3_with(backends.set_fa3_halves, q, k, v), _fa3_with(backends.set_fa3_halves, q, k, v, True)):
         assert ((out - one).norm() / one.norm()).item() < 5e-3
 
 
@@ -478,8 +472,7 @@ def test_longlive_code_runs_timed_block_by_block():
     timed, the switch's block marked, finite latents, and FA3 where the fa3-fwd wheel is installed."""
     import importlib.util
     import os
-    import sys
-    from scripts.longlive_ref import time_longlive
+    from scripts.longlive_ref import forget_longlive, time_longlive
     cfg, gen = ModelConfig(num_layers=2), GenerationConfig()
     model = CausalWanModel(cfg).init_random(torch.Generator().manual_seed(0)).to(torch.bfloat16)
     sched = [PromptSegment(0, torch.randn(512, 4096), "a"), PromptSegment(9, torch.randn(512, 4096), "b")]
@@ -487,8 +480,7 @@ def test_longlive_code_runs_timed_block_by_block():
         r = time_longlive(os.environ["LONGLIVE_SRC"], model.state_dict(), cfg, gen, (60, 104), sched, 15, 0,
                           torch.device("cuda"), torch.bfloat16)
     finally:                          # LongLive's package names (wan, pipeline, utils) leave with the test
-        for name in [n for n in sys.modules if n.split(".")[0] in ("wan", "pipeline", "utils")]:
-            del sys.modules[name]
+        forget_longlive()
     assert [b["first_frame"] for b in r["blocks"]] == [0, 3, 6, 9, 12]
     assert [bool(b["switched"]) for b in r["blocks"]] == [False, False, False, True, False]
     assert all(b["ms"] > 0 for b in r["blocks"]) and torch.isfinite(r["latents"]).all()
