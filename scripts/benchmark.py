@@ -163,6 +163,15 @@ def finite(x):
     return x if math.isfinite(x) else None
 
 
+def latent_errors(a, b, block: int, against: str) -> dict:
+    """Latents b against a: rel. L2, SQNR and the worst block's SQNR (blocks of `block` frames), keyed
+    `..._vs_{against}`."""
+    worst = min(sqnr(a[:, i:i + block], b[:, i:i + block]) for i in range(0, a.shape[1], block))
+    return {f"rel_l2_vs_{against}": ((a - b).norm() / a.norm()).item(),
+            f"latent_sqnr_db_vs_{against}": finite(sqnr(a, b)),
+            f"worst_block_sqnr_db_vs_{against}": finite(worst)}
+
+
 def git_commit() -> str:
     """LONGLIVE_COMMIT if set (a device copy's .git may not be this tree's), else `git describe --dirty`."""
     if os.environ.get("LONGLIVE_COMMIT"):
@@ -355,20 +364,12 @@ def bench(cfg: DictConfig) -> None:
             frames.pop(r["path"])
         else:
             if longlive_latents is not None:      # the same weights, prompts and draws as LongLive's run
-                a, b = longlive_latents, outputs[r["path"]]
-                r["rel_l2_vs_longlive"] = ((a - b).norm() / a.norm()).item()
-                r["latent_sqnr_db_vs_longlive"] = finite(sqnr(a, b))
-                r["worst_block_sqnr_db_vs_longlive"] = finite(
-                    min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F)))
-            a, b = outputs[base["path"]], outputs[r["path"]]
+                r.update(latent_errors(longlive_latents, outputs[r["path"]], F, "longlive"))
             fa, fb = frames[base["path"]], frames[r["path"]]
+            r.update(latent_errors(outputs[base["path"]], outputs[r["path"]], F, "first_path"))
             if r is not base:
                 del outputs[r["path"]], frames[r["path"]]       # keep only the first path's latents and frames
             r["psnr_db_vs_first_path"] = finite(psnr(fa, fb)) if fa is not None and fb is not None else None
-            r["rel_l2_vs_first_path"] = ((a - b).norm() / a.norm()).item()
-            worst = min(sqnr(a[:, i:i + F], b[:, i:i + F]) for i in range(0, a.shape[1], F))
-            r["latent_sqnr_db_vs_first_path"] = finite(sqnr(a, b))
-            r["worst_block_sqnr_db_vs_first_path"] = finite(worst)
         name = r["path"].replace(":", "_").replace("+", "-").replace("=", "")
         gen = spec.generation
         (out_dir / f"{stamp}_{cfg.model.preset}_{name}_b{spec.batch_size}_w{gen.local_attn_size}s{gen.sink_size}.json").write_text(json.dumps(r, indent=1))

@@ -116,10 +116,12 @@ def test_unknown_lever_is_refused():
         CompileConfig(levers=("fuse_everything",))
 
 
-def compiled_equals_eager(model):
-    """`model` (optimized with mode default) against the plain eager model through switches and the window
-    wrap: the same video to float rounding, and after warm_up the run compiles nothing new."""
+def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
+    """Inductor (CPU) with qkv + kv_only + mod: same video as the plain eager model through switches and the
+    window wrap; the kv_only graphs are met in the warm-up, so the run compiles nothing new."""
     _, ref = run(small_model())
+    dynamo.reset()
+    model = optimize(copy.deepcopy(small_model()), CompileConfig(mode="default", levers=("qkv", "kv_only", "mod")))
     pipe = StreamingPipeline(model, GenerationConfig(), 1, LATENT_HW)
     noise = lambda: SeededNoise([0], FRAME_SHAPE, torch.float32, "cpu")  # noqa: E731
     with torch.no_grad():
@@ -129,13 +131,6 @@ def compiled_equals_eager(model):
     assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
     assert_close(out, ref, atol=1e-5, rtol=1e-5)
     dynamo.reset()
-
-
-def test_compiled_levers_equal_eager_without_recompiles_after_warm_up():
-    """Inductor (CPU) with qkv + kv_only + mod; the kv_only graphs are met in the warm-up."""
-    dynamo.reset()
-    compiled_equals_eager(optimize(copy.deepcopy(small_model()),
-                                   CompileConfig(mode="default", levers=("qkv", "kv_only", "mod"))))
 
 
 def test_kv_write_reads_the_fused_projection_in_place():
