@@ -19,6 +19,8 @@ clamped to +-448 and rounded to e4m3. One deviation: a row of zeros gets scale 1
 """
 import torch
 
+from model.wan import linear
+
 from .backends import FP8_MAX   # 448, the largest finite float8_e4m3fn
 
 try:
@@ -77,29 +79,34 @@ if triton is not None:
         return q, s
 
 
-def gelu_fp8_rows_reference(h: torch.Tensor):
-    """The same in plain torch, as torchao's eager path computes it (for tests)."""
-    g = torch.nn.functional.gelu(h, approximate="tanh")
+def quantize_rows_reference(g: torch.Tensor):
+    """torchao's eager row-wise e4m3 quantization of a BF16 activation g [..., N] (its
+    _choose_scale_float8 + _quantize_affine_float8 with a block of one row), in plain torch, for tests:
+    (data [..., N] e4m3, float32 scales [rows, 1]); a row of zeros gets scale 1."""
     scale = (g.abs().amax(dim=-1, keepdim=True) / FP8_MAX).float()
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
     q = (g.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
-    return q, scale
+    return q, scale.reshape(-1, 1)
 
 
-def down_weights(linear) -> tuple:
+def gelu_fp8_rows_reference(h: torch.Tensor):
+    """The same as gelu_fp8_rows in plain torch, as torchao's eager path computes it (for tests)."""
+    return quantize_rows_reference(torch.nn.functional.gelu(h, approximate="tanh"))
+
+
+def fp8_weights(linear) -> tuple:
     """The FP8 data [in, out] (a column-major view, as torch._scaled_mm wants it) and float32 column scales
-    [1, out] of a Linear that torchao's fp8dq_row scheme quantized, and whether torchao accumulates fast."""
+    [1, out] of a Linear that torchao's fp8dq_row scheme quantized, its output dtype (the weight's high-precision
+    dtype), and whether torchao accumulates fast: what `model.wan.linear` needs (as `linear.fp8_in`) to run the
+    Linear on an activation quantized beforehand."""
     w = linear.weight
-    return w.qdata.t(), w.scale.reshape(1, -1).float(), bool(w.mm_config.use_fast_accum)
+    return w.qdata.t(), w.scale.reshape(1, -1).float(), w.dtype, bool(w.mm_config.use_fast_accum)
 
 
 def gelu_fp8_ffn(ffn, x):
-    """`FeedForward` with lever fp8_gelu: the up projection as torchao runs it, then this module's kernel, then
-    the down projection's FP8 GEMM on the kernel's output (the same call torchao makes, bias included).
-    `ffn.down_fp8`: down_weights(ffn[2])."""
-    h = ffn[0](x)
-    w, ws, fast_accum = ffn.down_fp8
+    """`FeedForward` with lever fp8_gelu: the up projection as torchao runs it (or on x quantized beforehand,
+    lever ln), then this module's kernel, then the down projection's FP8 GEMM on the kernel's output (the call
+    torchao makes, bias included; `ffn[2].fp8_in` = fp8_weights(ffn[2]))."""
+    h = linear(ffn[0], x)
     q, s = gelu_fp8_rows(h.reshape(-1, h.shape[-1]))
-    y = torch._scaled_mm(q, w, scale_a=s, scale_b=ws, bias=ffn[2].bias, out_dtype=h.dtype,
-                         use_fast_accum=fast_accum)
-    return y.view(*x.shape[:-1], y.shape[-1])
+    return linear(ffn[2], (q.view(h.shape), s))

@@ -51,10 +51,11 @@ q_rope, waves, mod):
              registers (fp8_kernel.py; quant=fp8dq_row, CUDA) instead of Inductor's fusion of torchao's
              quantization: 125 vs 188 us a call, 1.04x on the FP8 path, the same FP8 bytes
     ln       each residual add + LayerNorm + modulation of a block (three sites) in one Triton kernel that holds
-             the row in registers (norm_kernel.py; CUDA, BF16 weights; skipped for quantized models, whose
-             activation quantization Inductor fuses into these norms): 1.011x (84.2 vs 85.1 ms per latent frame
+             the row in registers (norm_kernel.py; CUDA, BF16 weights): 1.011x (84.2 vs 85.1 ms per latent frame
              in the whole run, rows 44 and 47); warm start 22.3 s (its earlier 36 s was Triton's ptxas switch,
-             row 46: `pin_triton_ptxas`)
+             row 46: `pin_triton_ptxas`). With quant=fp8dq_row the kernel also quantizes its output row as torchao
+             would and the next Linears take the e4m3 rows (model.wan.linear): 1.024-1.027x (row 57); skipped
+             for the other quantized models, whose activation quantization Inductor fuses into these norms
     persist  Inductor generates persistent (one pass, the row in registers) reductions for rows of up to
              2048 elements instead of 1024: the LayerNorm + modulation and Q/K RMSNorm rows of 1536 are
              otherwise looped reductions (26-34 us a layer call, 1-2 TB/s in the block profile). A
@@ -194,20 +195,25 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
             log.info("lever fp8_gelu skipped: %s", why)
         else:
             for block in model.blocks:
-                block.ffn.down_fp8 = fp8_kernel.down_weights(block.ffn[2])
+                block.ffn[2].fp8_in = fp8_kernel.fp8_weights(block.ffn[2])
                 block.ffn.fp8_gelu = fp8_kernel.gelu_fp8_ffn
     if "ln" in cfg.levers:
-        from . import norm_kernel
+        from . import fp8_kernel, norm_kernel
         why = _kernel_unavailable(norm_kernel, device)
-        if why is None and quant.scheme != "none":
+        fp8 = quant.scheme == "fp8dq_row"
+        if why is None and quant.scheme not in ("none", "fp8dq_row"):
             why = f"quant={quant.scheme}: Inductor fuses the activation quantization into these norms"
+        if why is None and fp8 and not all(hasattr(lin.weight, "qdata") for b in model.blocks for lin in _norm_fed(b)):
+            why = "a Linear after a norm is not FP8 (quant.exclude), the norm kernel would quantize its input"
         if why is None and not all(isinstance(b.norm3, torch.nn.LayerNorm) for b in model.blocks):
             why = "the model has no cross-attention LayerNorm (cross_attn_norm=false)"
         if why:
             log.info("lever ln skipped: %s", why)
         else:
             for block in model.blocks:
-                block.add_norm = norm_kernel.add_norm
+                block.add_norm = norm_kernel.add_norm_fp8 if fp8 else norm_kernel.add_norm
+                for lin in _norm_fed(block) if fp8 else ():
+                    lin.fp8_in = fp8_kernel.fp8_weights(lin)
     for lever, attr in (("kv_write", "kv_writer"), ("q_rope", "q_rope")):
         if lever not in cfg.levers:
             continue
@@ -253,6 +259,13 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
     for block in model.blocks:
         block.compile(fullgraph=True, dynamic=False, backend=cfg.backend, **kwargs)
     return model
+
+
+def _norm_fed(block) -> list:
+    """The Linears that read a LayerNorm site's output: q, k, v (or the fused qkv), cross-attention q, FFN up."""
+    attn = block.self_attn
+    qkv = [attn.qkv] if hasattr(attn, "qkv") else [attn.q, attn.k, attn.v]
+    return qkv + [block.cross_attn.q, block.ffn[0]]
 
 
 def pin_triton_ptxas() -> Optional[str]:

@@ -19,6 +19,21 @@ from .kv_cache import RingPlan
 from .rope import Rope3D, apply_rope
 
 
+def linear(module: nn.Linear, x):
+    """module(x). x may instead be a (data, scale) pair, the activation already quantized row-wise to e4m3 for
+    this Linear's FP8 GEMM (lever `ln` on the fp8dq_row path: the norm kernel writes it; lever `fp8_gelu`: the
+    GELU kernel): data [..., in] float8_e4m3fn, scale [rows, 1] float32. The GEMM is then the one torchao's
+    fp8dq_row Linear runs after quantizing its input, on the weights the recipe left in `module.fp8_in`
+    (compile/fp8_kernel.fp8_weights)."""
+    if isinstance(x, torch.Tensor):
+        return module(x)
+    data, scale = x
+    w, w_scale, out_dtype, fast_accum = module.fp8_in
+    y = torch._scaled_mm(data.reshape(-1, data.shape[-1]), w, scale_a=scale, scale_b=w_scale, bias=module.bias,
+                         out_dtype=out_dtype, use_fast_accum=fast_accum)
+    return y.view(*data.shape[:-1], y.shape[-1])
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -66,14 +81,14 @@ class SelfAttention(nn.Module):
 
     def project(self, x):
         if hasattr(self, "qkv"):
-            return self.qkv(x).chunk(3, dim=-1)
-        return self.q(x), self.k(x), self.v(x)
+            return linear(self.qkv, x).chunk(3, dim=-1)
+        return linear(self.q, x), linear(self.k, x), linear(self.v, x)
 
     def forward(self, x, rope_cos, rope_sin, cache_k, cache_v, plan, kv_only: bool = False):
         """With `kv_only`, only write this call's K/V into the cache and return None (a pass whose output
-        nobody reads)."""
-        b, s = x.shape[:2]
+        nobody reads). x [B, L, C], or a quantized pair (see `linear`)."""
         q, k, v = self.project(x)
+        b, s = q.shape[:2]
         if self.kv_writer is not None and isinstance(plan, RingPlan):
             keys, values = self.kv_writer(k, v, self.norm_k, rope_cos, rope_sin, plan, cache_k, cache_v)
         else:
@@ -106,8 +121,8 @@ class CrossAttention(nn.Module):
         return k, v
 
     def forward(self, x, k, v):
-        b = x.shape[0]
-        q = self.norm_q(self.q(x)).view(b, -1, self.num_heads, self.head_dim)
+        q = self.norm_q(linear(self.q, x))
+        q = q.view(q.shape[0], -1, self.num_heads, self.head_dim)
         return self.o(attention(q, k, v).flatten(2))
 
 
@@ -117,7 +132,7 @@ class FeedForward(nn.Sequential):
     (`torch._addmm_activation`, cuBLASLt GELU_BIAS), so the [L, ffn_dim] hidden is written once instead
     of written, read and written again by a separate GELU kernel."""
     gelu_epilogue = False
-    fp8_gelu = None         # lever fp8_gelu (compile/fp8_kernel.py): fn(ffn, x), with `down_fp8` set per module
+    fp8_gelu = None         # lever fp8_gelu (compile/fp8_kernel.py): fn(ffn, x), with `fp8_in` set on ffn[2]
 
     def __init__(self, dim: int, ffn_dim: int):
         super().__init__(nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim))
@@ -126,7 +141,7 @@ class FeedForward(nn.Sequential):
         if self.fp8_gelu is not None:
             return self.fp8_gelu(self, x)
         if not self.gelu_epilogue:
-            return super().forward(x)
+            return self[2](self[1](linear(self[0], x)))
         up = self[0]
         h = torch._addmm_activation(up.bias, x.reshape(-1, x.shape[-1]), up.weight.t(), use_gelu=True)
         return self[2](h.view(*x.shape[:-1], h.shape[-1]))

@@ -20,6 +20,39 @@ def small_model(seed: int = 0) -> CausalWanModel:
     return CausalWanModel(SMALL).float().eval().init_random(torch.Generator().manual_seed(seed))
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_rowwise_fp8_mm() -> bool:
+    """Whether this torch's CPU torch._scaled_mm takes per-row scales (2.13's does; 2.11's only per-tensor)."""
+    a = torch.ones(16, 16).to(torch.float8_e4m3fn)
+    try:
+        torch._scaled_mm(a, a.t(), scale_a=torch.ones(16, 1), scale_b=torch.ones(1, 16), out_dtype=torch.bfloat16)
+    except RuntimeError:
+        return False
+    return True
+
+
+def norm_site_args(site: str, dtype=torch.bfloat16, device: str = "cuda"):
+    """Arguments of compile/norm_kernel's add_norm functions at one of a block's three LayerNorm sites ("norm1":
+    norm + modulation; "norm3": gated residual + affine norm; "norm2": residual + norm + modulation), without the
+    frame count: 2 samples x 3 frames of 50 tokens, C = 1536 (not a power of 2), per-frame vectors as the block's
+    strided views. Returns (args, frames)."""
+    from model.wan import LayerNorm
+    g = torch.Generator(device=device).manual_seed(0)
+    b, f, t, c = 2, 3, 50, 1536
+    x = torch.randn(b, f * t, c, device=device, generator=g).to(dtype)
+    y = torch.randn(b, f * t, c, device=device, generator=g).to(dtype)
+    m = (torch.randn(b, f, 6, 1, c, device=device, generator=g) * 0.3).to(dtype)
+    shift, scale, gate = m[:, :, 0], m[:, :, 1], m[:, :, 2]
+    norm = LayerNorm(c, 1e-6, affine=site == "norm3").to(device, dtype)
+    if site == "norm3":
+        with torch.no_grad():
+            norm.weight.normal_(1, 0.2, generator=g)
+            norm.bias.normal_(0, 0.2, generator=g)
+    args = {"norm1": (x, None, None, norm, scale, shift), "norm3": (x, y, gate, norm, None, None),
+            "norm2": (x, y, None, norm, scale, shift)}[site]
+    return args, f
+
+
 def prompt_embeds(seed: int, cfg: ModelConfig = SMALL) -> torch.Tensor:
     """Random text-encoder rows [text_len, text_dim]; rows past a random valid length are zero (T5 padding)."""
     g = torch.Generator().manual_seed(seed)

@@ -8,6 +8,8 @@ from model.noise import SeededNoise
 from model.pipeline import PromptSegment, StreamingPipeline
 from model.wan import CausalWanModel
 
+from helpers import norm_site_args
+
 pytestmark = pytest.mark.cuda
 if not torch.cuda.is_available():
     pytest.skip("needs a CUDA GPU", allow_module_level=True)
@@ -289,20 +291,7 @@ def test_add_norm_kernel_equals_the_block_code(site, dtype):
     norm3; residual + norm2 + modulation), 2 samples x 3 frames of 50 tokens, C = 1536 (not a power of 2),
     per-frame vectors as the block's strided views: float32 to rounding, BF16 to BF16 rounding."""
     from compile.norm_kernel import add_norm, add_norm_reference
-    from model.wan import LayerNorm
-    g = torch.Generator(device="cuda").manual_seed(0)
-    b, f, t, c = 2, 3, 50, 1536
-    x = torch.randn(b, f * t, c, device="cuda", generator=g).to(dtype)
-    y = torch.randn(b, f * t, c, device="cuda", generator=g).to(dtype)
-    m = (torch.randn(b, f, 6, 1, c, device="cuda", generator=g) * 0.3).to(dtype)
-    shift, scale, gate = m[:, :, 0], m[:, :, 1], m[:, :, 2]
-    norm = LayerNorm(c, 1e-6, affine=site == "norm3").to("cuda", dtype)
-    if site == "norm3":
-        with torch.no_grad():
-            norm.weight.normal_(1, 0.2, generator=g)
-            norm.bias.normal_(0, 0.2, generator=g)
-    args = {"norm1": (x, None, None, norm, scale, shift), "norm3": (x, y, gate, norm, None, None),
-            "norm2": (x, y, None, norm, scale, shift)}[site]
+    args, f = norm_site_args(site, dtype)
     with torch.no_grad():
         want = [t.float() for t in add_norm_reference(*args, f)]
         got = [t.float() for t in add_norm(*args, f)]

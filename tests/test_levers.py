@@ -15,7 +15,7 @@ from model.config import GenerationConfig
 from model.noise import SeededNoise
 from model.pipeline import StreamingPipeline
 
-from helpers import FRAME_SHAPE, LATENT_HW, schedule, small_model
+from helpers import FRAME_SHAPE, LATENT_HW, cpu_rowwise_fp8_mm, schedule, small_model
 from helpers import run as record_run
 
 SCHED = [schedule([9, 15], [1, 2, 3])]          # switches with re-caches before and after the window is full
@@ -102,6 +102,39 @@ def test_add_norm_path_with_the_reference_is_the_plain_block():
         block.add_norm = add_norm_reference
     pipe, out = run(model, batch=2, sched=SCHED * 2)
     assert torch.equal(out, ref) and torch.equal(pipe.cache.k, ref_pipe.cache.k)
+
+
+@pytest.mark.skipif(not cpu_rowwise_fp8_mm(), reason="this torch's CPU _scaled_mm takes per-tensor scales only")
+def test_add_norm_fp8_path_with_the_reference_runs_the_fp8_gemms():
+    """Lever ln's FP8 wiring (quant=fp8dq_row: the norm sites hand (e4m3 rows, scales) to q, k, v, the
+    cross-attention q and the FFN's up projection, model.wan.linear) on the CPU with compile/norm_kernel.py's
+    plain-torch reference and e4m3 weights quantized by rows as torchao does (torchao itself refuses the CPU):
+    the run goes through the FP8 GEMMs (torch._scaled_mm) and stays within FP8 error of the BF16 model."""
+    from compile.fp8_kernel import quantize_rows_reference
+    from compile.norm_kernel import add_norm_fp8_reference
+    from compile.recipe import _norm_fed
+    base = copy.deepcopy(small_model()).to(torch.bfloat16)
+    _, ref = run(base)
+    model = copy.deepcopy(base)
+    for block in model.blocks:
+        block.add_norm = add_norm_fp8_reference
+        for lin in _norm_fed(block):
+            w, s = quantize_rows_reference(lin.weight.data)     # rows of [out, in]: per output channel
+            lin.fp8_in = (w.t(), s.reshape(1, -1), torch.bfloat16, False)
+    calls = []
+    real = torch._scaled_mm
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].dtype)
+        return real(*args, **kwargs)
+    try:
+        torch._scaled_mm = counted
+        _, out = run(model)
+    finally:
+        torch._scaled_mm = real
+    rel = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
+    assert calls and set(calls) == {torch.float8_e4m3fn}
+    assert 0 < rel < 0.05, rel                                   # 1.1e-2 measured
 
 
 def test_triton_add_norm_is_skipped_off_cuda(caplog):
