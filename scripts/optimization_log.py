@@ -52,14 +52,17 @@ def load_rows(sweep: Path) -> list:
 
 
 def load_bench_rows(files) -> list:
-    """scripts/benchmark.py rows: each compared with the first path of the process that wrote it."""
+    """scripts/benchmark.py rows: each compared with the first of our paths in the process that wrote it (as
+    benchmark.py compares latents); a `longlive` row (LongLive 1.0's own code) is listed for scale, not judged."""
     raw = [(Path(f), json.loads(Path(f).read_text())) for f in files]
     rows = []
     for f, b in raw:
         gen = b["config"]["generation"]
-        first = b["config"]["paths"][0]
+        first = next((p for p in b["config"]["paths"] if p != "longlive"), None)
         levers = b.get("levers") or []
         label = (f"quant={b['quant']}" if b["quant"] != "none" else f"no quant ({b.get('dtype', 'bfloat16')})")
+        if b["path"] == "longlive":
+            label = "LongLive 1.0's own code (path longlive)"
         if levers:
             label += f", levers {'+'.join(levers)}"
         vae_field = b["path"].split(":")[5:6]         # a path's own VAE options (benchmark.py's sixth field)
@@ -73,7 +76,7 @@ def load_bench_rows(files) -> list:
             "steady": b["steady_ms_per_latent_frame"],
             "dtype": b.get("dtype", "bfloat16"), "peak": b.get("peak_mem_gib"), "warmup": b.get("warmup_s"),
             "F": gen["num_frame_per_block"], "latents": None, "frames": None, "label": label,
-            "group": b["date"], "is_first": b["path"] == first,
+            "group": b["date"], "is_first": b["path"] == first, "scale_only": b["path"] == "longlive",
             "q": {"sqnr_db": math.inf if sq is None and b.get("rel_l2_vs_first_path") == 0 else sq,
                   "worst_block_sqnr_db": b.get("worst_block_sqnr_db_vs_first_path"),
                   "rel_l2": b.get("rel_l2_vs_first_path"), "psnr_db": b.get("psnr_db_vs_first_path")},
@@ -152,12 +155,14 @@ def build_log(rows, min_speedup: float, min_sqnr: float) -> tuple:
             continue
         q = quality_of(r, ref)
         speedup = ref["steady"] / r["steady"] if ref["steady"] and r["steady"] else None
-        keep = speedup is not None and speedup >= min_speedup and q.get("sqnr_db", -math.inf) >= min_sqnr
+        keep = speedup is not None and speedup >= min_speedup and (q.get("sqnr_db") or -math.inf) >= min_sqnr
+        decision = "for scale" if r.get("scale_only") else "keep" if keep else "drop"
         lines.append(f"| {change} | {r['compile']} / {r['attention']} | {fmt(r['steady'])} | {fmt(speedup, '.2f')} "
                      f"| {fmt(r['peak'], '.2f')} | {fmt(q.get('sqnr_db'))} ({fmt(q.get('worst_block_sqnr_db'))}) "
                      f"| {fmt(q.get('rel_l2'), '.1e')} | {fmt(q.get('psnr_db'))} | {fmt(r['warmup'])} "
-                     f"| {'keep' if keep else 'drop'} |")
-        points.append((change, r["steady"], q.get("sqnr_db")))
+                     f"| {decision} |")
+        if not r.get("scale_only"):
+            points.append((change, r["steady"], q.get("sqnr_db")))
     return lines, points
 
 

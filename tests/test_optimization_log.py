@@ -69,3 +69,33 @@ def test_benchmark_rows_become_a_log_section(tmp_path):
     assert cells[1] == "quant=int8wo, levers kv_only" and 20 < float(cells[6].split()[0]) < 200
     assert 20 < float(cells[8]) < 200                              # PSNR of the kept decoded frames
     assert cells[-2] in ("keep", "drop") and "numerical fidelity only" in log.read_text()
+
+
+def test_a_longlive_row_is_listed_for_scale_and_not_the_reference(tmp_path):
+    """--bench with a process whose first path is `longlive` (LongLive 1.0's own code, which benchmark.py runs
+    first and does not compare latents with as a reference): the first of our paths is the reference, the
+    LongLive row is labelled and marked for scale, not kept or dropped. Two of that row's fields, in the shape
+    benchmark.py writes (the real rows need a GPU and LongLive's checkout)."""
+    from scripts.optimization_log import build_log, load_bench_rows
+    paths = ["longlive", "reference:none:sdpa", "ring:default_cudagraphs:fa3:none:gelu"]
+    base = {"config": {"generation": {"local_attn_size": 12, "sink_size": 3, "num_frame_per_block": 3},
+                       "paths": paths, "seed": 0}, "quant": "none", "device": "NVIDIA H100 80GB HBM3",
+            "dtype": "bfloat16", "date": "2026-11-26T193834Z", "peak_mem_gib": 9.0, "warmup_s": 5.0}
+    rows = [dict(base, path="longlive", compile="none", attention="fa3", steady_ms_per_latent_frame=163.5),
+            dict(base, path=paths[1], compile="none", attention="sdpa", steady_ms_per_latent_frame=138.4),
+            dict(base, path=paths[2], compile="default_cudagraphs", attention="fa3", levers=["gelu"],
+                 steady_ms_per_latent_frame=79.8, latent_sqnr_db_vs_first_path=40.3,
+                 worst_block_sqnr_db_vs_first_path=39.9, rel_l2_vs_first_path=9.7e-3)]
+    files = []
+    for i, r in enumerate(rows):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(r))
+    lines, points = build_log(load_bench_rows(files), 1.01, 20.0)
+    cells = [[c.strip() for c in line.split("|")] for line in lines if line.startswith("| ")]
+    table = {c[1]: c for c in cells}
+    assert table["no quant (bfloat16) (reference of the process 2026-11-26T193834Z)"][-2] == "reference"
+    ll = table["LongLive 1.0's own code (path longlive)"]
+    assert ll[-2] == "for scale" and ll[4] == "0.85"                 # 138.4 / 163.5
+    fast = table["no quant (bfloat16), levers gelu"]
+    assert fast[-2] == "keep" and fast[4] == "1.73"
+    assert [p[0] for p in points] == ["no quant (bfloat16), levers gelu"]
