@@ -24,9 +24,11 @@ With quant=fp8dq_row (`add_norm_fp8`, ops `longlive::ln_mod_fp8`, `longlive::add
 rounded to x's dtype as above, is quantized in the same program as torchao's fp8dq_row quantizes a Linear's input
 (scale = amax / 448 rounded to x's dtype, e4m3 = row / scale clamped to +-448): the (data, scales) pair goes to the
 next Linears' FP8 GEMMs (model.wan.linear) instead of Inductor's norm kernels with torchao's quantization fused:
-14-21 vs 31-33 us a site alone, 1.024-1.027x on the FP8 DiT (row 57). Other quantized models keep Inductor's kernels. Its kernels are cached by Triton under
-a key that holds the ptxas version: `recipe.pin_triton_ptxas` keeps one ptxas per process, or a warm start
-compiles them again (row 46).
+14-21 vs 31-33 us a site alone, 1.024-1.027x on the FP8 DiT (row 57). Other quantized models keep Inductor's
+kernels.
+
+The kernels are cached by Triton under a key that holds the ptxas version: `recipe.pin_triton_ptxas` keeps one
+ptxas per process, or a warm start compiles them again (row 46).
 """
 import torch
 
@@ -152,6 +154,10 @@ if triton is not None:
     def _(x, y, gate, weight, bias, scale, shift, eps, frames):
         return torch.empty_like(x), torch.empty_like(x)
 
+    def _fp8_like(x):
+        """The fakes' (e4m3 rows, float32 scales [B * L, 1]) for x [B, L, C]."""
+        return (torch.empty_like(x, dtype=torch.float8_e4m3fn),
+                x.new_empty((x.shape[0] * x.shape[1], 1), dtype=torch.float32))
 
     @torch.library.custom_op("longlive::ln_mod_fp8", mutates_args=())
     def ln_mod_fp8(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
@@ -175,10 +181,6 @@ if triton is not None:
     @add_ln_mod_fp8.register_fake
     def _(x, y, gate, weight, bias, scale, shift, eps, frames):
         return torch.empty_like(x), *_fp8_like(x)
-
-    def _fp8_like(x):
-        return (torch.empty_like(x, dtype=torch.float8_e4m3fn),
-                x.new_empty((x.shape[0] * x.shape[1], 1), dtype=torch.float32))
 
 
 def add_norm(x, y, gate, norm, scale, shift, frames: int):
