@@ -94,6 +94,11 @@ def gelu_fp8_rows_reference(h: torch.Tensor):
     return quantize_rows_reference(torch.nn.functional.gelu(h, approximate="tanh"))
 
 
+def is_fp8(linear) -> bool:
+    """Whether torchao quantized this Linear's weights to FP8 (a tensor with `qdata`: what fp8_weights reads)."""
+    return hasattr(linear.weight, "qdata")
+
+
 def fp8_weights(linear) -> tuple:
     """The FP8 data [in, out] (a column-major view, as torch._scaled_mm wants it) and float32 column scales
     [1, out] of a Linear that torchao's fp8dq_row scheme quantized, its output dtype (the weight's high-precision

@@ -189,7 +189,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         why = _kernel_unavailable(fp8_kernel, device)
         if why is None and quant.scheme != "fp8dq_row":
             why = f"it feeds the fp8dq_row scheme's down projection, the quant is {quant.scheme}"
-        if why is None and not all(hasattr(b.ffn[2].weight, "qdata") for b in model.blocks):
+        if why is None and not all(fp8_kernel.is_fp8(b.ffn[2]) for b in model.blocks):
             why = "the FFN's down projections are not FP8 (quant.exclude)"
         if why is not None:
             log.info("lever fp8_gelu skipped: %s", why)
@@ -203,7 +203,7 @@ def optimize(model, cfg: CompileConfig, quant: QuantConfig = QuantConfig()):
         fp8 = quant.scheme == "fp8dq_row"
         if why is None and quant.scheme not in ("none", "fp8dq_row"):
             why = f"quant={quant.scheme}: Inductor fuses the activation quantization into these norms"
-        if why is None and fp8 and not all(hasattr(lin.weight, "qdata") for b in model.blocks for lin in _norm_fed(b)):
+        if why is None and fp8 and not all(fp8_kernel.is_fp8(lin) for b in model.blocks for lin in _norm_fed(b)):
             why = "a Linear after a norm is not FP8 (quant.exclude), the norm kernel would quantize its input"
         if why is None and not all(isinstance(b.norm3, torch.nn.LayerNorm) for b in model.blocks):
             why = "the model has no cross-attention LayerNorm (cross_attn_norm=false)"
