@@ -136,6 +136,10 @@ class GraphedVAEPasses:
     def __call__(self, vae, z, state, first: bool):
         if first or not z.is_cuda:
             return vae(z, state.caches, first=first)
+        # The capture's input is a contiguous copy; the plain pass before it must see the same strides, or the
+        # compiled pass's stride guards fail inside the capture and Dynamo traces there (a latent frame sliced
+        # from a batch > 1 block is not contiguous).
+        z = z.contiguous()
         key = (tuple(z.shape), z.dtype)
         entry = state.graphs.get(key)
         if entry is None:
