@@ -268,6 +268,31 @@ def _norm_fed(block) -> list:
     return qkv + [block.cross_attn.q, block.ffn[0]]
 
 
+CUBLAS_WORKSPACES = ("default", "none")
+_cublas_workspace = None        # this process's choice: PyTorch sizes cuBLAS's workspace once, at its first GEMM
+
+
+def set_cublas_workspace(choice: str) -> None:
+    """The run's `cublas_workspace`, before any GEMM of the process: "default" leaves PyTorch's (and the
+    environment's) setting; "none" gives cuBLAS and cuBLASLt no workspace (CUBLAS_WORKSPACE_CONFIG=:0:0,
+    CUBLASLT_WORKSPACE_SIZE=0). On the H100 with torch 2.11 / CUDA 13, cuBLASLt then picks FP8 row-wise GEMM
+    kernels without a zeroed workspace: no Memset node before each of the fp8dq_row path's GEMMs, 2.4-11 us less
+    a GEMM alone (benchmarks/fp8_gemm_graph.py), the FP8 path in CUDA graphs ~1.02x; but the eager paths (ours,
+    LongLive's code) run 1.2-1.7x slower, blocks alternating between two speeds (BENCHMARKS.md, cuBLAS
+    workspace). Hence not the default. One choice a process: a second, different one raises (it would not take
+    effect)."""
+    global _cublas_workspace
+    if choice not in CUBLAS_WORKSPACES:
+        raise ValueError(f"cublas_workspace={choice!r}: one of {list(CUBLAS_WORKSPACES)}")
+    if _cublas_workspace is not None and choice != _cublas_workspace:
+        raise ValueError(f"cublas_workspace={choice}: this process already runs with {_cublas_workspace} (PyTorch "
+                         "sizes cuBLAS's workspace once a process); run it in a process of its own")
+    _cublas_workspace = choice
+    if choice == "none":
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":0:0"
+        os.environ["CUBLASLT_WORKSPACE_SIZE"] = "0"
+
+
 def pin_triton_ptxas() -> Optional[str]:
     """Choose Triton's ptxas for the whole process now, before any kernel is compiled; returns its path (None:
     Triton's own). Inductor switches Triton to the ptxas that ships with torch (CUDA 13 in the H100 image; Triton's

@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compile.backends import CUDA_ONLY  # noqa: E402
-from compile.recipe import MODES, VAE_NORM_OPS, CompileConfig, compile_vae, optimize, use_cuda_graphs, warm_up  # noqa: E402
+from compile.recipe import (MODES, VAE_NORM_OPS, CompileConfig, compile_vae, optimize,  # noqa: E402
+                            set_cublas_workspace, use_cuda_graphs, warm_up)
 from model.checkpoint import WAN_DIT_FILE, load_dit  # noqa: E402
 from model.config import GenerationConfig, ModelConfig, model_preset  # noqa: E402
 from model.memory import MemoryPlan, check_fits, estimate  # noqa: E402
@@ -192,6 +193,7 @@ def validate(cfg: DictConfig) -> RunSpec:
         switch_block_starts([_int(f, "prompts.switch_frames") for f in sw], num_frames,
                             gen.num_frame_per_block, "prompts.switch_frames" + (f" (sample {i})" if batch > 1 else ""))
     device = resolve_device(cfg.device)
+    set_cublas_workspace(str(cfg.get("cublas_workspace", "default")))   # before the run's first GEMM
     if cfg.model.vae not in VAE_PRESETS:
         raise ValueError(f"model.vae: {cfg.model.vae!r} is not one of {sorted(VAE_PRESETS)}")
     if cfg.compile.mode not in MODES:

@@ -1,6 +1,7 @@
 """The Hydra job: every config group composes and validates; bad input fails early with a clear line;
 the README's tiny generation runs end to end."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -306,3 +307,20 @@ def test_compiled_only_vae_options(caplog):
     with pytest.raises(ValueError, match="vae_conv_channels=-8: 0 .off."):
         validate(cfg("device=cpu", "output.vae_conv_channels=-8"))
     assert validate(cfg("device=cpu", "output.vae_conv_channels=0")).vae_conv_channels == 0
+
+
+def test_cublas_workspace_is_one_choice_a_process(monkeypatch):
+    """cublas_workspace (validate() applies it before any GEMM): none sets the environment cuBLAS reads once; a
+    second, different choice in the same process raises instead of silently not taking effect; bad values name
+    the field."""
+    import compile.recipe as recipe
+    monkeypatch.setattr(recipe, "_cublas_workspace", None)
+    for var in ("CUBLAS_WORKSPACE_CONFIG", "CUBLASLT_WORKSPACE_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValueError, match="cublas_workspace='small': one of"):
+        validate(cfg("cublas_workspace=small"))
+    validate(cfg("cublas_workspace=none"))
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":0:0" and os.environ["CUBLASLT_WORKSPACE_SIZE"] == "0"
+    validate(cfg("cublas_workspace=none"))                      # the same choice again: a multirun's next job
+    with pytest.raises(ValueError, match="already runs with none"):
+        validate(cfg("cublas_workspace=default"))
