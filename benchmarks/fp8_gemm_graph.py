@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.cuda_timing import graph_median_us  # noqa: E402
+from benchmarks.cuda_timing import captured, graph_median_us  # noqa: E402
 
 SHAPES = {"q/k/v/o [4680,1536]x[1536,1536]": (4680, 1536, 1536), "FFN up [4680,1536]x[1536,8960]": (4680, 1536, 8960),
           "FFN down [4680,8960]x[8960,1536]": (4680, 8960, 1536)}
@@ -28,12 +28,7 @@ CALLS = 20
 
 def kernels_of_one_replay(fn):
     """Kernel names (and counts per call) of a CUDA graph of CALLS calls of fn, from one profiled replay."""
-    graph = torch.cuda.CUDAGraph()
-    fn()
-    torch.cuda.synchronize()
-    with torch.cuda.graph(graph):
-        for _ in range(CALLS):
-            fn()
+    graph = captured(fn, calls=CALLS)
     graph.replay()
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
